@@ -1,0 +1,143 @@
+"""LLaDA-like masked-diffusion denoiser: RMSNorm, rotary positions, SwiGLU, no causal mask.
+
+Plain PyTorch, scriptable by torch 1.13 (TorchScript), so the exported checkpoint
+loads in plain PyTorch and in libtorch without dlm. Shared by train_tiny.py and
+export_model.py.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+@dataclass
+class ModelArgs:
+    vocab_size: int = 4096
+    d_model: int = 256
+    n_layers: int = 6
+    n_heads: int = 4
+    d_ff: int = 704
+    max_seq_len: int = 512
+    rope_base: float = 10000.0
+    norm_eps: float = 1e-5
+    dropout: float = 0.0
+    tie_embeddings: bool = True
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim: int, eps: float):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+
+
+def rotary_cos_sin(position_ids: Tensor, head_dim: int, base: float):
+    """cos/sin tables [B, 1, L, head_dim] for the given absolute positions."""
+    inv_freq = 1.0 / (base ** (torch.arange(0, head_dim, 2, device=position_ids.device,
+                                            dtype=torch.float32) / head_dim))
+    freqs = position_ids.to(torch.float32).unsqueeze(-1) * inv_freq  # [B, L, hd/2]
+    emb = torch.cat([freqs, freqs], dim=-1).unsqueeze(1)
+    return emb.cos(), emb.sin()
+
+
+def apply_rotary(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+    half = x.shape[-1] // 2
+    rotated = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
+    return x * cos + rotated * sin
+
+
+class Attention(nn.Module):
+    def __init__(self, a: ModelArgs):
+        super().__init__()
+        self.n_heads = a.n_heads
+        self.head_dim = a.d_model // a.n_heads
+        self.q_proj = nn.Linear(a.d_model, a.d_model, bias=False)
+        self.k_proj = nn.Linear(a.d_model, a.d_model, bias=False)
+        self.v_proj = nn.Linear(a.d_model, a.d_model, bias=False)
+        self.o_proj = nn.Linear(a.d_model, a.d_model, bias=False)
+        self.dropout = a.dropout
+
+    def attend(self, q: Tensor, k: Tensor, v: Tensor, key_mask: Optional[Tensor]) -> Tensor:
+        scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(self.head_dim)
+        if key_mask is not None:
+            scores = scores.masked_fill(~key_mask[:, None, None, :], float("-inf"))
+        return torch.matmul(torch.softmax(scores, dim=-1), v)
+
+    def forward(self, x: Tensor, cos: Tensor, sin: Tensor, key_mask: Optional[Tensor]) -> Tensor:
+        b, l, d = x.shape
+        q = self.q_proj(x).view(b, l, self.n_heads, self.head_dim).transpose(1, 2)
+        k = self.k_proj(x).view(b, l, self.n_heads, self.head_dim).transpose(1, 2)
+        v = self.v_proj(x).view(b, l, self.n_heads, self.head_dim).transpose(1, 2)
+        q = apply_rotary(q, cos, sin)
+        k = apply_rotary(k, cos, sin)
+        out = self.attend(q, k, v, key_mask)
+        return self.o_proj(out.transpose(1, 2).reshape(b, l, d))
+
+
+class SwiGLU(nn.Module):
+    def __init__(self, a: ModelArgs):
+        super().__init__()
+        self.gate_proj = nn.Linear(a.d_model, a.d_ff, bias=False)
+        self.up_proj = nn.Linear(a.d_model, a.d_ff, bias=False)
+        self.down_proj = nn.Linear(a.d_ff, a.d_model, bias=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+
+
+class Block(nn.Module):
+    def __init__(self, a: ModelArgs):
+        super().__init__()
+        self.attn_norm = RMSNorm(a.d_model, a.norm_eps)
+        self.attn = Attention(a)
+        self.mlp_norm = RMSNorm(a.d_model, a.norm_eps)
+        self.mlp = SwiGLU(a)
+        self.drop = nn.Dropout(a.dropout)
+
+    def forward(self, x: Tensor, cos: Tensor, sin: Tensor, key_mask: Optional[Tensor]) -> Tensor:
+        x = x + self.drop(self.attn(self.attn_norm(x), cos, sin, key_mask))
+        return x + self.drop(self.mlp(self.mlp_norm(x)))
+
+
+class Denoiser(nn.Module):
+    """forward(input_ids [B,L], attention_mask [B,L] bool (true = real token),
+    position_ids [B,L]) -> logits [B,L,V], aligned: output i predicts position i."""
+
+    def __init__(self, a: ModelArgs):
+        super().__init__()
+        self.head_dim = a.d_model // a.n_heads
+        self.rope_base = a.rope_base
+        self.embed = nn.Embedding(a.vocab_size, a.d_model)
+        self.layers = nn.ModuleList([Block(a) for _ in range(a.n_layers)])
+        self.norm = RMSNorm(a.d_model, a.norm_eps)
+        self.lm_head = nn.Linear(a.d_model, a.vocab_size, bias=False)
+        if a.tie_embeddings:
+            self.lm_head.weight = self.embed.weight
+        self.apply(self._init)
+
+    @staticmethod
+    def _init(m: nn.Module) -> None:
+        if isinstance(m, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(m.weight, std=0.02)
+
+    def forward(self, input_ids: Tensor, attention_mask: Optional[Tensor] = None,
+                position_ids: Optional[Tensor] = None) -> Tensor:
+        if position_ids is None:
+            position_ids = torch.arange(input_ids.shape[1], device=input_ids.device)
+            position_ids = position_ids.unsqueeze(0).expand(input_ids.shape[0], -1)
+        cos, sin = rotary_cos_sin(position_ids, self.head_dim, self.rope_base)
+        x = self.embed(input_ids)
+        for layer in self.layers:
+            x = layer(x, cos, sin, attention_mask)
+        return self.lm_head(self.norm(x))

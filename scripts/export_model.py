@@ -1,0 +1,100 @@
+#!/usr/bin/python3
+"""Export trained weights as a dlm checkpoint (format v1, see README "Checkpoint format v1").
+
+Writes one TorchScript file with extra files config.json and tokenizer.model, replacing
+the target in place (written to a temporary file, then renamed). Weights come from
+train_tiny.py's output: best_weights.{json,bin} (raw float32, written by any torch
+version) or best.pt. The held-out NELBO of the exported model is measured on CPU and
+recorded in config.json.
+
+Usage: /usr/bin/python3 scripts/export_model.py [--train .work/train] [--out models/dlm-kjv-tiny.pt]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from dlm_model import Denoiser, ModelArgs  # noqa: E402
+from train_tiny import Windows, evaluate, load_npy  # noqa: E402
+
+
+def load_weights(train: Path) -> dict:
+    raw = train / "best_weights.bin"
+    if raw.exists():
+        index = json.loads((train / "best_weights.json").read_text())
+        blob = bytearray(raw.read_bytes())
+        state = {}
+        for name, entry in index.items():
+            count = 1
+            for n in entry["shape"]:
+                count *= n
+            flat = torch.frombuffer(blob, dtype=torch.float32, count=count, offset=entry["offset"])
+            state[name] = flat.clone().view(entry["shape"])
+        return state
+    return torch.load(train / "best.pt", map_location="cpu")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--train", default=str(HERE.parent / ".work" / "train"))
+    ap.add_argument("--data", default=str(HERE.parent / ".work" / "data"))
+    ap.add_argument("--out", default=str(HERE.parent / "models" / "dlm-kjv-tiny.pt"))
+    ap.add_argument("--name", default="dlm-kjv-tiny")
+    ap.add_argument("--recipe", default="", help="free text recorded in config.json")
+    ap.add_argument("--skip-eval", action="store_true")
+    args = ap.parse_args()
+    train, data = Path(args.train), Path(args.data)
+    torch.set_num_threads(2)
+
+    margs = ModelArgs(**json.loads((train / "model_args.json").read_text()))
+    model = Denoiser(margs)
+    model.load_state_dict(load_weights(train))
+    model.eval()
+
+    heldout_nelbo = None
+    if not args.skip_eval:
+        heldout = Windows(load_npy(data / "heldout.npy"), load_npy(data / "heldout_starts.npy"),
+                          margs.max_seq_len).tiled()
+        heldout_nelbo = round(evaluate(model, heldout, "cpu"), 4)
+        print(f"held-out NELBO (CPU, float32): {heldout_nelbo} nats/token")
+
+    config = {
+        "format_version": 1,
+        "family": "llada",
+        "name": args.name,
+        "vocab_size": 4096,
+        "mask_token_id": 4,
+        "eos_token_id": 3,
+        "pad_token_id": 0,
+        "bos_token_id": 2,
+        "eot_token_id": None,
+        "add_bos": True,
+        "max_seq_len": margs.max_seq_len,
+        "logits": "aligned",
+        "dtype": "float32",
+        "tokenizer": "sentencepiece",
+        "architecture": margs.to_dict(),
+        "heldout_nelbo": heldout_nelbo,
+        "recipe": args.recipe,
+    }
+    scripted = torch.jit.script(model)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    torch.jit.save(scripted, str(tmp), _extra_files={
+        "config.json": json.dumps(config, indent=1),
+        "tokenizer.model": (data / "tokenizer.model").read_bytes(),
+    })
+    os.replace(tmp, out)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
+
+
+if __name__ == "__main__":
+    main()
