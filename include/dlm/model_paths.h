@@ -1,0 +1,24 @@
+#pragma once
+// Where dlm finds its own files: the shipped default model and the sentencepiece
+// module, relative to the executable (build tree or install prefix) or the source tree,
+// never the working directory.
+#include <string>
+#include <vector>
+
+namespace dlm {
+
+// File name of the shipped default checkpoint, under models/.
+inline constexpr const char* kDefaultModelFile = "dlm-kjv-tiny.pt";
+
+// Directory of the running executable.
+std::string executable_dir();
+
+// Candidate paths of the default model, most specific first ($DLM_MODEL first if set).
+std::vector<std::string> default_model_candidates();
+// The first existing candidate; throws UsageError listing where it looked.
+std::string default_model_path();
+
+// The sentencepiece module's path ($DLM_SPM_MODULE first if set); throws Error if absent.
+std::string spm_module_path();
+
+}  // namespace dlm

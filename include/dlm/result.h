@@ -1,0 +1,25 @@
+#pragma once
+// The output record shared by `dlm generate --json` and `dlm batch` (see README
+// "Output record").
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace dlm {
+
+struct GenerationResult {
+  std::string text;                          // completion only, leading space kept
+  std::vector<std::int64_t> prompt_token_ids;  // as fed to the model (bos included)
+  std::vector<std::int64_t> token_ids;         // generated, up to the first eos
+  std::string finish_reason = "length";        // "stop" when an eos was generated
+  std::int64_t nfe = 0;                        // forward calls
+  std::uint64_t seed = 0;
+  double load_ms = 0.0;
+  double forward_ms = 0.0;
+  double total_ms = 0.0;
+};
+
+// One-line JSON object with the record's fields.
+std::string to_json(const GenerationResult& result);
+
+}  // namespace dlm

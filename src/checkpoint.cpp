@@ -1,0 +1,181 @@
+#include "dlm/checkpoint.h"
+
+#include <dlfcn.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <ATen/Parallel.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+#include <unordered_set>
+
+#include <torch/cuda.h>
+#include <torch/version.h>
+
+#include "checkpoint_impl.h"
+#include "dlm/error.h"
+
+namespace dlm {
+namespace {
+
+c10::Device parse_device(const std::string& name) {
+  c10::Device device(c10::kCPU);
+  try {
+    device = c10::Device(name);
+  } catch (const c10::Error&) {
+    throw UsageError(fmt::format("--device '{}' is not a device; use cpu, cuda or cuda:N", name));
+  }
+  if (device.is_cuda() && !torch::cuda::is_available()) {
+    throw UsageError(fmt::format("--device {}: no CUDA device is available to this dlm (its "
+                                 "libtorch is CPU-only or no GPU is present); use --device cpu",
+                                 name));
+  }
+  if (!device.is_cpu() && !device.is_cuda()) {
+    throw UsageError(fmt::format("--device '{}' is not supported; use cpu, cuda or cuda:N", name));
+  }
+  return device;
+}
+
+bool starts_with_zip_magic(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char magic[4] = {0};
+  in.read(magic, 4);
+  return in.gcount() == 4 && magic[0] == 'P' && magic[1] == 'K';
+}
+
+// First line of a torch error message (they carry C++ backtraces).
+std::string first_line(const std::string& what) {
+  return what.substr(0, what.find('\n'));
+}
+
+}  // namespace
+
+void configure_runtime(const RuntimeOptions& options) {
+  const int threads = options.threads > 0
+                          ? options.threads
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  at::set_num_threads(threads);
+  // OpenBLAS's own threads compete with torch's at batch 1 (ENVIRONMENT.md pitfall 3).
+  using SetThreads = void (*)(int);
+  if (auto fn = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) {
+    fn(1);
+  }
+  spdlog::debug("torch threads: {}", threads);
+}
+
+at::Tensor Checkpoint::Impl::forward(const at::Tensor& input_ids) {
+  return module.forward({input_ids}).toTensor();
+}
+
+Checkpoint::Checkpoint(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Checkpoint::~Checkpoint() = default;
+
+std::unique_ptr<Checkpoint> Checkpoint::load(const std::string& path, const std::string& device) {
+  const auto t0 = std::chrono::steady_clock::now();
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(path, ec)) {
+    throw UsageError(fmt::format("model file '{}' does not exist; pass -m PATH to a dlm "
+                                 "checkpoint (.pt)", path));
+  }
+  if (!fs::is_regular_file(path, ec)) {
+    throw UsageError(fmt::format("model path '{}' is not a file; pass -m PATH to a dlm "
+                                 "checkpoint (.pt)", path));
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->path = path;
+  impl->device = parse_device(device);
+
+  if (!starts_with_zip_magic(path)) {
+    throw UsageError(fmt::format("{}: not a TorchScript archive (no zip header); export the "
+                                 "model with scripts/export_model.py", path));
+  }
+  std::unordered_map<std::string, std::string> extra{{"config.json", ""}, {"tokenizer.model", ""}};
+  try {
+    impl->module = torch::jit::load(path, impl->device, extra);
+  } catch (const std::exception& e) {
+    throw UsageError(fmt::format("{}: not a readable TorchScript archive ({}); the file may be "
+                                 "truncated: re-export or re-download it", path,
+                                 first_line(e.what())));
+  }
+  impl->module.eval();
+  if (extra["config.json"].empty()) {
+    throw UsageError(fmt::format("{}: no config.json inside the archive; export the model with "
+                                 "scripts/export_model.py", path));
+  }
+  impl->config = parse_model_config(extra["config.json"], path);
+  if (extra["tokenizer.model"].empty()) {
+    throw UsageError(fmt::format("{}: no tokenizer.model inside the archive; export the model "
+                                 "with scripts/export_model.py", path));
+  }
+  impl->tokenizer = make_tokenizer(impl->config.tokenizer, extra["tokenizer.model"], path);
+  const auto& cfg = impl->config;
+  if (impl->tokenizer->size() != cfg.vocab_size) {
+    throw UsageError(fmt::format("{}: config.json says vocab_size {} but the tokenizer has {} "
+                                 "ids; re-export the checkpoint", path, cfg.vocab_size,
+                                 impl->tokenizer->size()));
+  }
+  if (!impl->module.find_method("forward")) {
+    throw UsageError(fmt::format("{}: the module has no forward method; a dlm checkpoint needs "
+                                 "forward(input_ids, attention_mask, position_ids)", path));
+  }
+  // Probe forward once: checks the signature and the width of the logits.
+  try {
+    c10::InferenceMode guard;
+    const auto probe = torch::tensor({cfg.bos_id, cfg.mask_id}, torch::kLong)
+                           .unsqueeze(0).to(impl->device);
+    const auto logits = impl->forward(probe);
+    if (logits.dim() != 3 || logits.size(0) != 1 || logits.size(1) != 2) {
+      throw UsageError(fmt::format("{}: forward returned shape {} for input [1, 2]; it must "
+                                   "return logits [B, L, V]", path,
+                                   fmt::join(logits.sizes(), "x")));
+    }
+    impl->logits_width = logits.size(2);
+  } catch (const UsageError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw UsageError(fmt::format("{}: forward(input_ids) failed on a probe input ({})", path,
+                                 first_line(e.what())));
+  }
+  if (impl->logits_width < cfg.vocab_size) {
+    throw UsageError(fmt::format("{}: logits are {} wide, narrower than the tokenizer's {} ids; "
+                                 "the checkpoint does not match its tokenizer", path,
+                                 impl->logits_width, cfg.vocab_size));
+  }
+  impl->load_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  return std::unique_ptr<Checkpoint>(new Checkpoint(std::move(impl)));
+}
+
+const std::string& Checkpoint::path() const { return impl_->path; }
+const ModelConfig& Checkpoint::config() const { return impl_->config; }
+const Tokenizer& Checkpoint::tokenizer() const { return *impl_->tokenizer; }
+std::int64_t Checkpoint::logits_width() const { return impl_->logits_width; }
+std::string Checkpoint::device() const { return impl_->device.str(); }
+double Checkpoint::load_ms() const { return impl_->load_ms; }
+
+std::int64_t Checkpoint::parameter_count() const {
+  std::int64_t n = 0;
+  std::unordered_set<const void*> seen;  // tied weights are listed under both names
+  for (const auto& p : impl_->module.parameters()) {
+    if (seen.insert(p.data_ptr()).second) n += p.numel();
+  }
+  return n;
+}
+
+std::vector<std::string> Checkpoint::methods() const {
+  std::vector<std::string> out;
+  for (const auto& m : impl_->module.get_methods()) out.push_back(m.name());
+  return out;
+}
+
+}  // namespace dlm
+
+namespace dlm {
+std::string build_info() {
+  return fmt::format("dlm {} (libtorch {}, {})", DLM_VERSION, TORCH_VERSION,
+                     torch::cuda::is_available() ? "CUDA available" : "CPU");
+}
+}  // namespace dlm

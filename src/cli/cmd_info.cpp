@@ -1,0 +1,48 @@
+// `dlm info`: what a checkpoint holds (config, parameters, methods, tokenizer).
+#include <fmt/format.h>
+
+#include <iostream>
+#include <memory>
+
+#include "cli/commands.h"
+#include "dlm/checkpoint.h"
+#include "dlm/model_paths.h"
+
+namespace dlm::cli {
+namespace {
+
+struct InfoCommand {
+  std::string model;
+  std::string device = "cpu";
+  LogOptions log;
+};
+
+int run(const InfoCommand& c) {
+  apply_log_options(c.log);
+  const std::string model = c.model.empty() ? default_model_path() : c.model;
+  const auto ck = Checkpoint::load(model, c.device);
+  const ModelConfig& cfg = ck->config();
+  std::cout << fmt::format("model:        {}\n", ck->path());
+  std::cout << fmt::format("name:         {} (family {}, format v{})\n", cfg.name, cfg.family, cfg.format_version);
+  std::cout << fmt::format("parameters:   {} ({:.1f}M, {})\n", ck->parameter_count(), ck->parameter_count() / 1e6, cfg.dtype);
+  std::cout << fmt::format("methods:      {}\n", fmt::join(ck->methods(), ", "));
+  std::cout << fmt::format("tokenizer:    {}, {} ids; logits {} wide ({})\n", ck->tokenizer().kind(), ck->tokenizer().size(), ck->logits_width(), cfg.shifted_logits ? "shifted" : "aligned");
+  std::cout << fmt::format("special ids:  mask {}, eos {}, pad {}, bos {}{}; bos prepended: {}\n", cfg.mask_id, cfg.eos_id, cfg.pad_id, cfg.bos_id, cfg.eot_id ? fmt::format(", eot {}", *cfg.eot_id) : "", cfg.add_bos ? "yes" : "no");
+  std::cout << fmt::format("max length:   {} tokens\n", cfg.max_seq_len);
+  std::cout << fmt::format("loaded in:    {:.0f} ms on {}\n", ck->load_ms(), ck->device());
+  std::cout << "config.json:  " << cfg.raw_json << "\n";
+  return 0;
+}
+
+}  // namespace
+
+Runner add_info(CLI::App& app) {
+  auto c = std::make_shared<InfoCommand>();
+  CLI::App* cmd = app.add_subcommand("info", "Show a checkpoint's config, parameter count, methods and tokenizer");
+  cmd->add_option("-m,--model", c->model, "Checkpoint (.pt); default: the shipped model");
+  cmd->add_option("--device", c->device, "cpu, cuda or cuda:N")->capture_default_str();
+  add_log_options(*cmd, c->log);
+  return [c] { return run(*c); };
+}
+
+}  // namespace dlm::cli

@@ -1,0 +1,23 @@
+#pragma once
+// Subcommands of the dlm executable: each registers its options on the CLI11 app
+// and returns the function that runs it once parsing has succeeded.
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+namespace dlm::cli {
+
+using Runner = std::function<int()>;
+
+// Options every subcommand shares: logging verbosity.
+struct LogOptions {
+  bool verbose = false;
+  bool quiet = false;
+};
+void add_log_options(CLI::App& cmd, LogOptions& log);
+void apply_log_options(const LogOptions& log);
+
+Runner add_generate(CLI::App& app);
+Runner add_info(CLI::App& app);
+
+}  // namespace dlm::cli
