@@ -24,6 +24,7 @@ struct GenerateCommand {
   std::string model;
   std::string prompt;
   std::string prompt_file;
+  std::string config;
   RuntimeOptions runtime;
   GenerateOptions sampling;
   bool visual = false;
@@ -61,7 +62,8 @@ void print_stats(const GenerationResult& r, std::int64_t canvas_tokens) {
       gen_ms > 0 ? canvas_tokens * 1000.0 / gen_ms : 0.0, r.token_ids.size(), outside);
 }
 
-int run(GenerateCommand& c, const CLI::App& cmd) {
+int run(GenerateCommand& c, CLI::App& cmd) {
+  if (!c.config.empty()) apply_config_file(cmd, c.config);
   apply_log_options(c.log);
   configure_runtime(c.runtime);
   const std::string model = c.model.empty() ? default_model_path() : c.model;
@@ -97,7 +99,7 @@ int run(GenerateCommand& c, const CLI::App& cmd) {
 Runner add_generate(CLI::App& app) {
   auto c = std::make_shared<GenerateCommand>();
   CLI::App* cmd = app.add_subcommand("generate", "Generate text from a prompt, streamed as it becomes final");
-  cmd->set_config("--config", "", "TOML preset (configs/*.toml); options given on the command line override it");
+  cmd->add_option("--config", c->config, "TOML preset (configs/*.toml); options given on the command line override it");
   cmd->add_option("-m,--model", c->model, "Checkpoint (.pt); default: the shipped models/dlm-kjv-tiny.pt");
   auto* prompt = cmd->add_option("-p,--prompt", c->prompt, "Prompt text (empty: unconditional)");
   auto* file = cmd->add_option("-f,--file", c->prompt_file, "Read the prompt from a file ('-': stdin); default: stdin when it is not a terminal");

@@ -17,6 +17,10 @@ struct LogOptions {
 void add_log_options(CLI::App& cmd, LogOptions& log);
 void apply_log_options(const LogOptions& log);
 
+// Applies a TOML preset: flat `long-option-name = value` lines; options already
+// given on the command line keep their values. Unknown keys are errors.
+void apply_config_file(CLI::App& cmd, const std::string& path);
+
 Runner add_generate(CLI::App& app);
 Runner add_info(CLI::App& app);
 

@@ -1,0 +1,111 @@
+#!/usr/bin/python3
+"""Measure `dlm generate` on the shipped model (the foundation issue's figures).
+
+For a few held-out prompts of 64 tokens, runs
+  dlm generate -p PROMPT -n 256 --steps 256 --block-length 32 --temperature T --json --stats
+and reports load time, tokens/s (generated positions per second of generation),
+the share of generation wall time spent outside the model's forward, and the share of
+generated words that are KJV words (words of the training verses). Prints a Markdown
+table and the samples.
+
+Usage: /usr/bin/python3 scripts/bench_foundation.py [--dlm build/dlm] [--prompts 3]
+       [--temperatures 0,0.8] [-n 256] [--steps 256] [--threads 2]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORD = re.compile(r"[A-Za-z]+")
+
+
+def kjv_words() -> set:
+    out = subprocess.run(["bible", "-l", "100000", "gen1:1-rev22:21"], check=True,
+                         capture_output=True, text=True).stdout
+    return {w.lower() for w in WORD.findall(out)}
+
+
+def heldout_prompts(count: int, tokens: int) -> list:
+    """Runs of consecutive held-out verses, cut to at most `tokens` sentencepiece tokens."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import sentencepiece as spm
+    import torch
+    from prepare_data import heldout_refs, read_kjv
+    extra = {"tokenizer.model": ""}
+    torch.jit.load(str(ROOT / "models" / "dlm-kjv-tiny.pt"), _extra_files=extra)
+    sp = spm.SentencePieceProcessor(model_proto=extra["tokenizer.model"])
+    verses = read_kjv()
+    held = set(heldout_refs(verses))
+    words = " ".join(text for ref, text in verses if ref in held).split()
+    prompts, start = [], 0
+    while len(prompts) < count and start < len(words):
+        chosen = []
+        for w in words[start:]:
+            if len(sp.encode(" ".join(chosen + [w]))) > tokens:
+                break
+            chosen.append(w)
+        prompts.append(" ".join(chosen))
+        start += 1000
+    return prompts
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--dlm", default=str(ROOT / "build" / "dlm"))
+    ap.add_argument("--prompts", type=int, default=3)
+    ap.add_argument("--temperatures", default="0,0.8")
+    ap.add_argument("-n", type=int, default=256)
+    ap.add_argument("--steps", type=int, default=256)
+    ap.add_argument("--block-length", type=int, default=32)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+
+    vocab = kjv_words()
+    prompts = heldout_prompts(args.prompts, 64)
+    rows = []
+    for temp in (float(t) for t in args.temperatures.split(",")):
+        for i, prompt in enumerate(prompts):
+            cmd = [args.dlm, "generate", "-p", prompt, "-n", str(args.n), "--steps", str(args.steps),
+                   "--block-length", str(args.block_length), "--temperature", str(temp),
+                   "--seed", str(i), "-t", str(args.threads), "--json", "--stats"]
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
+            rec = json.loads(proc.stdout)
+            t = rec["timings_ms"]
+            gen_s = (t["total"] - t["load"]) / 1000
+            words = WORD.findall(rec["text"])
+            rows.append({
+                "temperature": temp, "prompt": prompt, "text": rec["text"],
+                "prompt_tokens": rec["usage"]["prompt_tokens"], "load_ms": t["load"],
+                "tokens_per_s": args.n / gen_s, "outside_pct": 100 * (1 - t["forward"] / (t["total"] - t["load"])),
+                "words": len(words), "kjv_words": sum(w.lower() in vocab for w in words),
+                "finish_reason": rec["finish_reason"], "completion_tokens": rec["usage"]["completion_tokens"],
+            })
+            print(f"T={temp} prompt {i}: {rows[-1]['tokens_per_s']:.2f} tok/s, "
+                  f"outside {rows[-1]['outside_pct']:.2f}%, load {t['load']:.0f} ms", file=sys.stderr)
+
+    print(f"\n{args.n} new tokens, {args.steps} steps, block {args.block_length}, "
+          f"{args.threads} threads, 64-token held-out prompts\n")
+    print("| temperature | runs | load ms (median) | tokens/s (median) | outside forward % (median) | KJV words | completion tokens (mean) |")
+    print("|---|---|---|---|---|---|---|")
+    for temp in sorted({r["temperature"] for r in rows}):
+        sel = [r for r in rows if r["temperature"] == temp]
+        words = sum(r["words"] for r in sel)
+        kjv = sum(r["kjv_words"] for r in sel)
+        print(f"| {temp} | {len(sel)} | {statistics.median(r['load_ms'] for r in sel):.0f} | "
+              f"{statistics.median(r['tokens_per_s'] for r in sel):.2f} | "
+              f"{statistics.median(r['outside_pct'] for r in sel):.2f} | "
+              f"{100 * kjv / max(words, 1):.1f}% of {words} | "
+              f"{statistics.mean(r['completion_tokens'] for r in sel):.1f} |")
+    print("\nSamples:")
+    for r in rows:
+        print(f"- T={r['temperature']} [{r['finish_reason']}] PROMPT: {r['prompt']}\n  COMPLETION:{r['text']}")
+
+
+if __name__ == "__main__":
+    main()
