@@ -1,13 +1,17 @@
 #pragma once
-// The denoising loop: LLaDA's semi-autoregressive low-confidence sampler (block
-// schedule, Gumbel-max candidates in float64, top-k commits), streaming final text.
+// The denoising loop: a schedule (blocks or timesteps) decides which region is active
+// and how many positions each step unmasks; a token rule proposes a candidate and a
+// score per masked position; a selection rule (top-k, alg_temp sampling, threshold,
+// factor, or independent reveal) commits some; final text is streamed.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "dlm/checkpoint.h"
 #include "dlm/result.h"
+#include "dlm/sampling.h"
 
 namespace dlm {
 
@@ -18,12 +22,24 @@ struct GenerateOptions {
   std::int64_t block_length = 32;
   double temperature = 0.0;
   std::uint64_t seed = 0;
+  Algorithm algorithm = Algorithm::kConfidence;
+  Style style = Style::kLlada;
+  Schedule schedule = Schedule::kBlock;
+  double eps = 1e-3;                 // timestep schedule: t runs from 1 down to eps
+  std::int64_t top_k = 0;            // 0: off
+  double top_p = 1.0;                // 1: off
+  std::optional<double> threshold;   // Fast-dLLM threshold rule
+  std::optional<double> factor;      // Fast-dLLM factor rule
+  double alg_temp = 0.0;             // > 0: draw positions from softmax(score / alg_temp)
+  double cfg_scale = 0.0;            // > 0: LLaDA's unsupervised classifier-free guidance
+  EosPolicy eos = EosPolicy::kNone;
+  std::vector<std::string> stop;     // stop strings
 };
 
 // The canvas after a step, for live views.
 struct StepEvent {
   std::int64_t step = 0;         // 0-based, over the whole generation
-  std::int64_t total_steps = 0;
+  std::int64_t total_steps = 0;  // planned steps (threshold/factor: at most this many)
   const std::vector<std::int64_t>& generated;  // the generated span, mask ids where masked
 };
 
@@ -38,8 +54,8 @@ class GenerationObserver {
 // Prompt ids as fed to the model: bos (when the checkpoint asks for it) + encode(prompt).
 std::vector<std::int64_t> encode_prompt(const Checkpoint& checkpoint, std::string_view prompt);
 
-// Throws UsageError when the options cannot run on this checkpoint with this prompt
-// (lengths contract, temperature, model's maximum sequence length).
+// Throws UsageError naming the option when the options are invalid, incompatible, or
+// cannot run on this checkpoint with this prompt (lengths contract, max_seq_len).
 void validate(const GenerateOptions& options, const Checkpoint& checkpoint,
               std::int64_t prompt_tokens);
 

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# GPU machine check, one call: build dlm against the machine's CUDA torch with the
+# unpacked Debian dependencies (.gpu-deps/root, from scripts/gpu_deps.sh), run the
+# test suite, then generate on cuda and on cpu and compare. Every stage runs under
+# `timeout`; logs go to the folder given as $1 (pass $OUT); a short table is printed last.
+# Usage (device tool): bash scripts/gpu_check.sh "$OUT"   with carry [".gpu-deps"]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+log_dir="${1:?usage: scripts/gpu_check.sh LOG_DIR}"
+mkdir -p "$log_dir"
+deps="$(pwd)/.gpu-deps/root"
+declare -a rows=()
+
+stage() {  # stage NAME SECONDS COMMAND...
+  local name=$1 secs=$2; shift 2
+  local t0=$SECONDS
+  echo "== $name" >&2
+  timeout "$secs" "$@" > "$log_dir/$name.log" 2>&1
+  local rc=$?
+  rows+=("$(printf '%-12s rc=%-4s %4ss' "$name" "$rc" "$((SECONDS - t0))")")
+  tail -n 5 "$log_dir/$name.log" >&2
+  return $rc
+}
+
+torch_prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
+torch_lib=$(python3 -c 'import torch, os; print(os.path.join(os.path.dirname(torch.__file__), "lib"))')
+export LD_LIBRARY_PATH="$deps/usr/lib/x86_64-linux-gnu:$torch_lib:${LD_LIBRARY_PATH:-}"
+export PKG_CONFIG_PATH="$deps/usr/lib/x86_64-linux-gnu/pkgconfig"
+export PKG_CONFIG_SYSROOT_DIR="$deps"
+nvidia-smi -L > "$log_dir/gpu.txt" 2>&1
+
+stage configure 180 cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_PREFIX_PATH="$torch_prefix;$deps/usr" -DCMAKE_CUDA_COMPILER=/usr/local/cuda/bin/nvcc \
+  -DTORCH_CUDA_ARCH_LIST=9.0 -DDLM_BUILD_TESTS=ON &&
+stage build 300 cmake --build build-gpu -j 16 &&
+stage ctest 240 ctest --test-dir build-gpu --output-on-failure -j 8 --timeout 120
+dlm=build-gpu/dlm
+prompt="And the LORD said unto Moses,"
+if [ -x "$dlm" ]; then
+  stage gen_cuda 180 "$dlm" generate -p "$prompt" -n 256 --steps 256 --device cuda --json --stats -v
+  stage gen_cpu 180 "$dlm" generate -p "$prompt" -n 256 --steps 256 --device cpu -t 16 --json --stats
+  python3 - "$log_dir" > "$log_dir/compare.txt" 2>&1 <<'PY'
+import json, sys, pathlib
+d = pathlib.Path(sys.argv[1])
+def record(name):
+    for line in (d / f"{name}.log").read_text().splitlines():
+        if line.startswith("{"):
+            return json.loads(line)
+a, b = record("gen_cuda"), record("gen_cpu")
+same = sum(x == y for x, y in zip(a["token_ids"], b["token_ids"]))
+print(f"cuda vs cpu: {same}/{max(len(a['token_ids']), len(b['token_ids']))} tokens agree; "
+      f"cuda {a['timings_ms']}, cpu {b['timings_ms']}")
+PY
+  rows+=("$(cat "$log_dir/compare.txt" | tail -n 1)")
+fi
+echo
+printf '%s\n' "${rows[@]}"
