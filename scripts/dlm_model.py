@@ -3,6 +3,10 @@
 Plain PyTorch, scriptable by torch 1.13 (TorchScript), so the exported checkpoint
 loads in plain PyTorch and in libtorch without dlm. Shared by train_tiny.py and
 export_model.py.
+
+The same network with ModelArgs(causal=True) is an autoregressive language model
+(each position attends to itself and earlier ones only): the perplexity judge of
+train_judge.py. The default (causal=False) is the bidirectional denoiser, unchanged.
 """
 from __future__ import annotations
 
@@ -27,9 +31,15 @@ class ModelArgs:
     norm_eps: float = 1e-5
     dropout: float = 0.0
     tie_embeddings: bool = True
+    causal: bool = False  # True: autoregressive (causal mask), for the judge only
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The fields as a dict; `causal` only when set, so that a diffusion model's
+        model_args.json, config.json and train_tiny.py's options stay as they were."""
+        d = asdict(self)
+        if not self.causal:
+            del d["causal"]
+        return d
 
 
 class RMSNorm(nn.Module):
@@ -58,8 +68,11 @@ def apply_rotary(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
 
 
 class Attention(nn.Module):
+    __constants__ = ["causal"]  # TorchScript compiles the branch not taken away
+
     def __init__(self, a: ModelArgs):
         super().__init__()
+        self.causal = a.causal
         self.n_heads = a.n_heads
         self.head_dim = a.d_model // a.n_heads
         self.q_proj = nn.Linear(a.d_model, a.d_model, bias=False)
@@ -72,6 +85,10 @@ class Attention(nn.Module):
         scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(self.head_dim)
         if key_mask is not None:
             scores = scores.masked_fill(~key_mask[:, None, None, :], float("-inf"))
+        if self.causal:  # query i sees keys 0..i
+            future = torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool,
+                                device=q.device).triu(1)
+            scores = scores.masked_fill(future, float("-inf"))
         return torch.matmul(torch.softmax(scores, dim=-1), v)
 
     def forward(self, x: Tensor, cos: Tensor, sin: Tensor, key_mask: Optional[Tensor]) -> Tensor:
@@ -112,7 +129,8 @@ class Block(nn.Module):
 
 class Denoiser(nn.Module):
     """forward(input_ids [B,L], attention_mask [B,L] bool (true = real token),
-    position_ids [B,L]) -> logits [B,L,V], aligned: output i predicts position i."""
+    position_ids [B,L]) -> logits [B,L,V], aligned: output i predicts position i.
+    With ModelArgs(causal=True) output i predicts position i + 1 from positions 0..i."""
 
     def __init__(self, a: ModelArgs):
         super().__init__()

@@ -16,8 +16,10 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Optional
 
 import torch
+from torch import nn
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -39,6 +41,45 @@ def load_weights(train: Path) -> dict:
             state[name] = flat.clone().view(entry["shape"])
         return state
     return torch.load(train / "best.pt", map_location="cpu")
+
+
+def checkpoint_config(margs: ModelArgs, name: str, family: str = "llada",
+                      mask_token_id: Optional[int] = 4, **info) -> dict:
+    """config.json of checkpoint format v1 for a KJV model (prepare_data.py's tokenizer);
+    `info` (measurements such as heldout_nelbo, then recipe) is appended as given."""
+    config = {
+        "format_version": 1,
+        "family": family,
+        "name": name,
+        "vocab_size": 4096,
+        "mask_token_id": mask_token_id,
+        "eos_token_id": 3,
+        "pad_token_id": 0,
+        "bos_token_id": 2,
+        "eot_token_id": None,
+        "add_bos": True,
+        "max_seq_len": margs.max_seq_len,
+        "logits": "aligned",
+        "dtype": "float32",
+        "tokenizer": "sentencepiece",
+        "architecture": margs.to_dict(),
+    }
+    config.update(info)
+    return config
+
+
+def write_checkpoint(model: nn.Module, config: dict, tokenizer: Path, out: Path) -> None:
+    """Script `model` and save it with config.json and tokenizer.model as extra files,
+    replacing `out` in place (written to a temporary file, then renamed)."""
+    scripted = torch.jit.script(model)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    torch.jit.save(scripted, str(tmp), _extra_files={
+        "config.json": json.dumps(config, indent=1),
+        "tokenizer.model": tokenizer.read_bytes(),
+    })
+    os.replace(tmp, out)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
 
 
 def main() -> None:
@@ -65,35 +106,8 @@ def main() -> None:
         heldout_nelbo = round(evaluate(model, heldout, "cpu"), 4)
         print(f"held-out NELBO (CPU, float32): {heldout_nelbo} nats/token")
 
-    config = {
-        "format_version": 1,
-        "family": "llada",
-        "name": args.name,
-        "vocab_size": 4096,
-        "mask_token_id": 4,
-        "eos_token_id": 3,
-        "pad_token_id": 0,
-        "bos_token_id": 2,
-        "eot_token_id": None,
-        "add_bos": True,
-        "max_seq_len": margs.max_seq_len,
-        "logits": "aligned",
-        "dtype": "float32",
-        "tokenizer": "sentencepiece",
-        "architecture": margs.to_dict(),
-        "heldout_nelbo": heldout_nelbo,
-        "recipe": args.recipe,
-    }
-    scripted = torch.jit.script(model)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    torch.jit.save(scripted, str(tmp), _extra_files={
-        "config.json": json.dumps(config, indent=1),
-        "tokenizer.model": (data / "tokenizer.model").read_bytes(),
-    })
-    os.replace(tmp, out)
-    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
+    config = checkpoint_config(margs, args.name, heldout_nelbo=heldout_nelbo, recipe=args.recipe)
+    write_checkpoint(model, config, data / "tokenizer.model", Path(args.out))
 
 
 if __name__ == "__main__":

@@ -2,12 +2,14 @@
 # GPU machine check, one call: build dlm against the machine's CUDA torch with the
 # unpacked Debian dependencies (.gpu-deps/root, from scripts/gpu_deps.sh), run the
 # test suite, then generate on cuda and on cpu and compare. Every stage runs under
-# `timeout`; logs go to the folder given as $1 (pass $OUT); a short table is printed last.
+# `timeout`; the log goes to LOG_DIR/gpu_check.log (pass $OUT); a short table is printed last.
 # Usage (device tool): bash scripts/gpu_check.sh "$OUT"   with carry [".gpu-deps"]
 set -uo pipefail
 cd "$(dirname "$0")/.."
 log_dir="${1:?usage: scripts/gpu_check.sh LOG_DIR}"
 mkdir -p "$log_dir"
+log="$log_dir/gpu_check.log"
+: > "$log"
 deps="$(pwd)/.gpu-deps/root"
 declare -a rows=()
 
@@ -15,10 +17,13 @@ stage() {  # stage NAME SECONDS COMMAND...
   local name=$1 secs=$2; shift 2
   local t0=$SECONDS
   echo "== $name" >&2
-  timeout "$secs" "$@" > "$log_dir/$name.log" 2>&1
+  echo "===== $name: $*" >> "$log"
+  timeout "$secs" "$@" > "$log_dir/.stage" 2>&1
   local rc=$?
+  cat "$log_dir/.stage" >> "$log"
   rows+=("$(printf '%-12s rc=%-4s %4ss' "$name" "$rc" "$((SECONDS - t0))")")
-  tail -n 5 "$log_dir/$name.log" >&2
+  tail -n 5 "$log_dir/.stage" >&2
+  [ "$name" = gen_cuda ] || [ "$name" = gen_cpu ] && grep '^{' "$log_dir/.stage" > "$log_dir/.$name.json"
   return $rc
 }
 
@@ -27,7 +32,7 @@ torch_lib=$(python3 -c 'import torch, os; print(os.path.join(os.path.dirname(tor
 export LD_LIBRARY_PATH="$deps/usr/lib/x86_64-linux-gnu:$torch_lib:${LD_LIBRARY_PATH:-}"
 export PKG_CONFIG_PATH="$deps/usr/lib/x86_64-linux-gnu/pkgconfig"
 export PKG_CONFIG_SYSROOT_DIR="$deps"
-nvidia-smi -L > "$log_dir/gpu.txt" 2>&1
+nvidia-smi -L >> "$log" 2>&1
 
 stage configure 180 cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_PREFIX_PATH="$torch_prefix;$deps/usr" -DCMAKE_CUDA_COMPILER=/usr/local/cuda/bin/nvcc \
@@ -39,19 +44,18 @@ prompt="And the LORD said unto Moses,"
 if [ -x "$dlm" ]; then
   stage gen_cuda 180 "$dlm" generate -p "$prompt" -n 256 --steps 256 --device cuda --json --stats -v
   stage gen_cpu 180 "$dlm" generate -p "$prompt" -n 256 --steps 256 --device cpu -t 16 --json --stats
-  python3 - "$log_dir" > "$log_dir/compare.txt" 2>&1 <<'PY'
+  rows+=("$(python3 - "$log_dir" 2>&1 <<'PY'
 import json, sys, pathlib
 d = pathlib.Path(sys.argv[1])
 def record(name):
-    for line in (d / f"{name}.log").read_text().splitlines():
-        if line.startswith("{"):
-            return json.loads(line)
+    return json.loads((d / f".{name}.json").read_text().splitlines()[0])
 a, b = record("gen_cuda"), record("gen_cpu")
 same = sum(x == y for x, y in zip(a["token_ids"], b["token_ids"]))
 print(f"cuda vs cpu: {same}/{max(len(a['token_ids']), len(b['token_ids']))} tokens agree; "
       f"cuda {a['timings_ms']}, cpu {b['timings_ms']}")
 PY
-  rows+=("$(cat "$log_dir/compare.txt" | tail -n 1)")
+)")
+  rm -f "$log_dir"/.stage "$log_dir"/.gen_*.json
 fi
 echo
 printf '%s\n' "${rows[@]}"

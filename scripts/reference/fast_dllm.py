@@ -1,0 +1,29 @@
+"""Fast-dLLM's parallel decoding on LLaDA's blocks (NVlabs, generate.py), in plain PyTorch.
+
+Each block loops until it has no masks; every step runs the model once and commits
+by the threshold rule (the best always, every other whose score >= threshold) or by
+the factor rule (sorted scores against 1 - factor / (j + 1)); --steps is ignored.
+"""
+from __future__ import annotations
+
+from typing import List
+
+from common import Canvas, Model, scored_step, select_factor, select_threshold, token_rule
+from llada import plan_blocks
+
+
+def generate(model: Model, prompt: List[int], opts: dict) -> Canvas:
+    n = int(opts["max_new_tokens"])
+    c = Canvas(model, list(prompt), [model.mask_id] * n, int(opts.get("seed", 0)))
+    rule = token_rule(opts, model)
+    if opts.get("threshold") is not None:
+        threshold = float(opts["threshold"])
+        select = lambda scores, positions: select_threshold(scores, threshold)  # noqa: E731
+    else:
+        factor = float(opts["factor"])
+        select = lambda scores, positions: select_factor(scores, factor)  # noqa: E731
+    for start, length, _ in plan_blocks(n, int(opts["block_length"]), n):
+        while c.masked(start, start + length):
+            if scored_step(c, start, start + length, rule, opts, select):
+                return c
+    return c

@@ -1,0 +1,40 @@
+"""LLaDA's semi-autoregressive sampler (generate.py), in plain PyTorch.
+
+The generated span splits into blocks; each block gets its share of the steps and
+commits masked // steps positions per step (plus one on the first masked % steps);
+each step runs the model on the whole canvas, proposes a candidate per masked position
+of the block and commits the top-k scores (or Dream's alg_temp draw). dlm's length
+contract extends the reference where it asserts divisibility: a shorter last block and
+the remaining steps to the first blocks.
+"""
+from __future__ import annotations
+
+from typing import List
+
+from common import Canvas, Model, scored_step, token_rule, top_k_selector
+
+
+def plan_blocks(gen_length: int, block_length: int, steps: int) -> List[tuple]:
+    """(start, length, steps) per block."""
+    block = min(block_length, gen_length)
+    blocks = -(-gen_length // block)
+    return [(b * block, min(block, gen_length - b * block), steps // blocks + (1 if b < steps % blocks else 0))
+            for b in range(blocks)]
+
+
+def num_transfer_tokens(masked: int, steps: int) -> List[int]:
+    return [masked // steps + (1 if i < masked % steps else 0) for i in range(steps)]
+
+
+def generate(model: Model, prompt: List[int], opts: dict) -> Canvas:
+    n = int(opts["max_new_tokens"])
+    c = Canvas(model, list(prompt), [model.mask_id] * n, int(opts.get("seed", 0)))
+    rule = token_rule(opts, model)
+    for start, length, steps in plan_blocks(n, int(opts["block_length"]), int(opts["steps"])):
+        for k in num_transfer_tokens(length, steps):
+            if k == 0:  # a ragged block's spare step commits nothing
+                c.step += 1
+                continue
+            if scored_step(c, start, start + length, rule, opts, top_k_selector(k, opts, c)):
+                return c
+    return c

@@ -1,0 +1,62 @@
+#!/usr/bin/python3
+"""Run dlm's reference samplers over a list of cases in one process.
+
+Input (file argument or stdin): a JSON list of {"prompt": str, "options": {...},
+optionally "config": a TOML preset of dlm generate, whose keys the options override} with
+dlm's option names in snake_case (max_new_tokens, steps, block_length, temperature,
+seed, algorithm, style, schedule, eps, top_k, top_p, threshold, factor, alg_temp,
+cfg_scale, eos). Output: one JSON line per case: {"generated": the final span,
+"nfe": forward calls}.
+
+Usage: /usr/bin/python3 scripts/reference/run_cases.py --model M [--threads 2] cases.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import dream  # noqa: E402
+import fast_dllm  # noqa: E402
+import llada  # noqa: E402
+import mdlm  # noqa: E402
+from common import Model, match_dlm_threads  # noqa: E402
+
+
+def sampler_for(opts: dict):
+    """The reference a setting reproduces."""
+    if opts.get("schedule", "block") == "timestep":
+        return mdlm.generate if opts.get("algorithm") == "ancestral" else dream.generate
+    if opts.get("threshold") is not None or opts.get("factor") is not None:
+        return fast_dllm.generate
+    return llada.generate
+
+
+def preset(path: str) -> dict:
+    """A dlm TOML preset with its long option names as snake_case keys."""
+    import tomllib
+    with open(path, "rb") as f:
+        return {key.replace("-", "_"): value for key, value in tomllib.load(f).items()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("cases", nargs="?", default="-")
+    args = ap.parse_args()
+    match_dlm_threads(args.threads)
+    cases = json.load(sys.stdin if args.cases == "-" else open(args.cases))
+    model = Model(args.model)
+    for case in cases:
+        opts = {**(preset(case["config"]) if case.get("config") else {}), **case["options"]}
+        model.nfe = 0
+        prompt = model.encode_prompt(case["prompt"])
+        canvas = sampler_for(opts)(model, prompt, opts)
+        print(json.dumps({"generated": canvas.generated, "nfe": model.nfe}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
