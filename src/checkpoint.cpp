@@ -124,7 +124,7 @@ std::unique_ptr<Checkpoint> Checkpoint::load(const std::string& path, const std:
   // Probe forward once: checks the signature and the width of the logits.
   try {
     c10::InferenceMode guard;
-    const auto probe = torch::tensor({cfg.bos_id, cfg.mask_id}, torch::kLong)
+    const auto probe = torch::tensor({cfg.bos_id, cfg.causal ? cfg.eos_id : cfg.mask_id}, torch::kLong)
                            .unsqueeze(0).to(impl->device);
     const auto logits = impl->forward(probe);
     if (logits.dim() != 3 || logits.size(0) != 1 || logits.size(1) != 2) {

@@ -47,7 +47,10 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
   c.name = j.value("name", std::string());
   c.vocab_size = required<std::int64_t>(j, "vocab_size", origin);
   if (c.vocab_size <= 0) invalid(origin, fmt::format("vocab_size {} is not positive", c.vocab_size));
-  c.mask_id = required<std::int64_t>(j, "mask_token_id", origin);
+  c.causal = j.value("causal", false);
+  if (!c.causal || (j.contains("mask_token_id") && !j.at("mask_token_id").is_null())) {
+    c.mask_id = required<std::int64_t>(j, "mask_token_id", origin);
+  }
   c.eos_id = required<std::int64_t>(j, "eos_token_id", origin);
   c.pad_id = required<std::int64_t>(j, "pad_token_id", origin);
   c.bos_id = required<std::int64_t>(j, "bos_token_id", origin);
@@ -69,8 +72,9 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
   c.tokenizer = j.value("tokenizer", std::string("sentencepiece"));
 
   const std::pair<const char*, std::int64_t> ids[] = {
-      {"mask_token_id", c.mask_id}, {"eos_token_id", c.eos_id}, {"pad_token_id", c.pad_id},
-      {"bos_token_id", c.bos_id}, {"eot_token_id", c.eot_id.value_or(0)}};
+      {"mask_token_id", c.causal && c.mask_id < 0 ? 0 : c.mask_id}, {"eos_token_id", c.eos_id},
+      {"pad_token_id", c.pad_id}, {"bos_token_id", c.bos_id},
+      {"eot_token_id", c.eot_id.value_or(0)}};
   for (const auto& [key, id] : ids) {
     if (id < 0 || id >= c.vocab_size) {
       invalid(origin, fmt::format("{} {} is outside the vocabulary [0, {})", key, id, c.vocab_size));

@@ -284,6 +284,9 @@ std::vector<std::int64_t> encode_prompt(const Checkpoint& checkpoint, std::strin
 }
 
 void validate(const GenerateOptions& o, const Checkpoint& checkpoint, std::int64_t prompt_tokens) {
+  require(!checkpoint.config().causal,
+          fmt::format("{} is a causal (autoregressive) model, not a masked denoiser; pass a "
+                      "diffusion checkpoint with -m", checkpoint.path()));
   const bool parallel = uses_parallel_rule(o);
   if (o.schedule == Schedule::kBlock) {
     // Threshold and factor rules decide the step count themselves: --steps is ignored.
@@ -329,11 +332,14 @@ void validate(const GenerateOptions& o, const Checkpoint& checkpoint, std::int64
           "or --factor");
   for (const auto& s : o.stop) require(!s.empty(), "--stop needs a non-empty string");
   const std::int64_t limit = checkpoint.config().max_seq_len;
+  require(prompt_tokens < limit,
+          fmt::format("the prompt ({} tokens) leaves no room in the model's maximum sequence "
+                      "length {}; shorten it to at most {} tokens", prompt_tokens, limit,
+                      limit - 1));
   require(prompt_tokens + o.max_new_tokens <= limit,
           fmt::format("the prompt ({} tokens) plus --max-new-tokens {} exceeds the model's maximum "
                       "sequence length {}; shorten the prompt or use -n {} or less",
-                      prompt_tokens, o.max_new_tokens, limit,
-                      std::max<std::int64_t>(limit - prompt_tokens, 0)));
+                      prompt_tokens, o.max_new_tokens, limit, limit - prompt_tokens));
 }
 
 GenerationResult generate(Checkpoint& checkpoint, const std::vector<std::int64_t>& prompt_ids,

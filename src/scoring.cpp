@@ -97,6 +97,9 @@ double score_of(const std::vector<double>& p, std::int64_t token, const TokenRul
 Candidate propose(const float* logits, std::int64_t vocab, const TokenRule& rule,
                   const DrawKey& key) {
   std::vector<double> l(logits, logits + vocab);
+  for (auto& x : l) {
+    if (std::isnan(x)) x = kNegInf;  // a broken model's NaN never wins and never poisons sorts
+  }
   for (const auto id : rule.banned) {
     if (id >= 0 && id < vocab) l[static_cast<std::size_t>(id)] = kNegInf;
   }
@@ -143,6 +146,7 @@ Candidate propose(const float* logits, std::int64_t vocab, const TokenRule& rule
     }
   }
   c.score = contains(rule.deferred, c.token) ? kNegInf : score_of(dist, c.token, rule, key);
+  if (std::isnan(c.score)) c.score = kNegInf;
   return c;
 }
 

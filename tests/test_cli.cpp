@@ -1,1 +1,352 @@
+// The dlm executable as a user runs it: exit codes, stdout, the --json record, prompt
+// sources, and one-line errors (exit 2) for every kind of bad input.
 #include <catch2/catch.hpp>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "test_support.h"
+
+using Catch::Matchers::Contains;
+using Catch::Matchers::StartsWith;
+using dlm_test::TempDir;
+using nlohmann::json;
+
+namespace {
+
+struct CliResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (const char c : s) out += (c == '\'') ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+const std::string& dlm_path() {
+  static const std::string path = shell_quote(DLM_EXECUTABLE);
+  return path;
+}
+
+// Runs a shell command line with stdout and stderr captured in files.
+CliResult run_shell(const std::string& command) {
+  TempDir dir;
+  const std::string out = dir.file("stdout"), err = dir.file("stderr");
+  const int status =
+      std::system(("{ " + command + "; } >" + shell_quote(out) + " 2>" + shell_quote(err)).c_str());
+  CliResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = dlm_test::read_file(out);
+  r.err = dlm_test::read_file(err);
+  return r;
+}
+
+// `dlm ARGS` with stdin from /dev/null (generate reads a prompt from a non-terminal stdin).
+CliResult run_dlm(const std::string& args) {
+  return run_shell(dlm_path() + " " + args + " </dev/null");
+}
+
+// A short generation. One torch thread: ctest runs two tests at once on two cores.
+const std::string kGenerate = "generate -t 1 -n 16 --steps 16";
+const std::string kPrompt = "-p 'And God said'";
+// Sampled, so that equal outputs of two runs mean something.
+const std::string kSampled = kGenerate + " --temperature 0.8 --seed 11";
+
+CliResult run_ok(const std::string& args) {
+  CliResult r = run_dlm(args);
+  INFO("dlm " << args << "\nstderr: " << r.err);
+  REQUIRE(r.exit_code == 0);
+  return r;
+}
+
+json parse_record(const std::string& out) {
+  INFO("stdout: " << out);
+  REQUIRE(std::count(out.begin(), out.end(), '\n') == 1);  // one record, one line
+  return json::parse(out);
+}
+
+json run_json(const std::string& args) { return parse_record(run_ok(args + " --json").out); }
+
+// `dlm kSampled -p ...` as plain text and as a record, run once per process and
+// compared against by several tests.
+const CliResult& sampled_text() {
+  static const CliResult r = run_ok(kSampled + " " + kPrompt);
+  return r;
+}
+const json& sampled_record() {
+  static const json j = run_json(kSampled + " " + kPrompt);
+  return j;
+}
+
+// A usage error: exit 2, nothing on stdout, one stderr line "dlm: error: ..." with
+// every needle in it.
+void require_usage_failure(const std::string& args, const std::vector<std::string>& needles) {
+  const CliResult r = run_dlm(args);
+  INFO("dlm " << args.substr(0, 200) << "\nstderr: " << r.err);
+  CHECK(r.exit_code == 2);
+  CHECK(r.out.empty());
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  CHECK_THAT(r.err, StartsWith("dlm: error:"));
+  CHECK_THAT(r.err, Catch::Matchers::EndsWith("\n"));
+  for (const auto& needle : needles) CHECK_THAT(r.err, Contains(needle));
+}
+
+bool has_cuda() {
+  static const bool cuda = run_ok("--version").out.find("CUDA available") != std::string::npos;
+  return cuda;
+}
+
+}  // namespace
+
+TEST_CASE("dlm --version prints the version and exits 0", "[cli]") {
+  const CliResult r = run_ok("--version");
+  CHECK_THAT(r.out, StartsWith("dlm 0."));
+  CHECK_THAT(r.out, Contains("libtorch"));
+}
+
+TEST_CASE("dlm generate prints a completion", "[cli]") {
+  const CliResult r = run_ok("generate -p \"And God said\" -n 16 --steps 16");
+  CHECK(r.out.size() > 1);
+  CHECK(r.out.back() == '\n');
+  CHECK(r.err.find("error") == std::string::npos);
+}
+
+TEST_CASE("dlm generate --json prints every field of the output record", "[cli]") {
+  const json& j = sampled_record();
+  REQUIRE(j.is_object());
+  for (const char* key : {"text", "prompt_token_ids", "token_ids", "finish_reason", "usage", "nfe",
+                          "seed", "timings_ms"}) {
+    INFO("field " << key);
+    CHECK(j.contains(key));
+  }
+  CHECK(j.at("text").is_string());
+  REQUIRE(j.at("prompt_token_ids").size() >= 2);
+  CHECK(j.at("prompt_token_ids").front() == 2);  // bos
+  CHECK(j.at("token_ids").is_array());
+  CHECK(j.at("token_ids").size() <= 16);
+  CHECK((j.at("finish_reason") == "stop" || j.at("finish_reason") == "length"));
+  const json& usage = j.at("usage");
+  CHECK(usage.at("prompt_tokens") == j.at("prompt_token_ids").size());
+  CHECK(usage.at("completion_tokens") == j.at("token_ids").size());
+  CHECK(j.at("nfe") == 16);
+  CHECK(j.at("seed") == 11);
+  const json& timings = j.at("timings_ms");
+  for (const char* key : {"load", "forward", "total"}) {
+    INFO("timings_ms." << key);
+    REQUIRE(timings.contains(key));
+    CHECK(timings.at(key).get<double>() > 0.0);
+  }
+  CHECK(timings.at("total").get<double>() >= timings.at("forward").get<double>());
+}
+
+TEST_CASE("dlm generate streams the same text that --json reports", "[cli]") {
+  CHECK(sampled_text().out == sampled_record().at("text").get<std::string>() + "\n");
+}
+
+TEST_CASE("dlm generate twice with the same seed prints the same text", "[cli]") {
+  CHECK(run_ok(kSampled + " " + kPrompt).out == sampled_text().out);
+}
+
+TEST_CASE("dlm info describes the shipped model", "[cli]") {
+  const CliResult r = run_ok("info");
+  CHECK_THAT(r.out, Contains("parameters"));
+  CHECK_THAT(r.out, Contains("4096 ids"));
+  CHECK_THAT(r.out, Contains("mask 4, eos 3, pad 0, bos 2"));
+}
+
+TEST_CASE("dlm generate reads the prompt from stdin and from -f", "[cli]") {
+  const json& expected = sampled_record();
+  const CliResult piped =
+      run_shell("echo 'And God said' | " + dlm_path() + " " + kSampled + " --json");
+  INFO("stderr of the piped run: " << piped.err);
+  REQUIRE(piped.exit_code == 0);
+  const json from_stdin = parse_record(piped.out);
+  CHECK(from_stdin.at("prompt_token_ids") == expected.at("prompt_token_ids"));
+  CHECK(from_stdin.at("token_ids") == expected.at("token_ids"));
+
+  TempDir dir;
+  const std::string path = dir.file("prompt.txt");
+  dlm_test::write_file(path, "And God said");
+  const json from_file = run_json(kSampled + " -f " + shell_quote(path));
+  CHECK(from_file.at("prompt_token_ids") == expected.at("prompt_token_ids"));
+  CHECK(from_file.at("token_ids") == expected.at("token_ids"));
+}
+
+TEST_CASE("dlm generate --visual without a terminal prints plain text", "[cli]") {
+  const CliResult visual = run_ok(kSampled + " " + kPrompt + " --visual");
+  CHECK(visual.out.size() > 1);
+  CHECK(visual.out == sampled_text().out);
+  CHECK(visual.out.find('\x1b') == std::string::npos);  // no terminal escapes
+}
+
+TEST_CASE("dlm generate --config applies a TOML preset", "[cli][config]") {
+  TempDir dir;
+  const std::string path = dir.file("preset.toml");
+  dlm_test::write_file(path, "max-new-tokens = 8\nsteps = 4\nblock-length = 8\n");
+  const json j = run_json("generate -t 1 " + kPrompt + " --config " + shell_quote(path));
+  CHECK(j.at("nfe") == 4);
+  CHECK(j.at("token_ids").size() <= 8);
+}
+
+TEST_CASE("dlm rejects an unknown option", "[cli][usage]") {
+  require_usage_failure("generate --bogus " + kPrompt, {"--bogus"});
+}
+
+TEST_CASE("dlm rejects -n 0", "[cli][usage]") {
+  require_usage_failure("generate -n 0 " + kPrompt, {"--max-new-tokens 0"});
+}
+
+TEST_CASE("dlm rejects -n -5", "[cli][usage]") {
+  require_usage_failure("generate -n -5 " + kPrompt, {"--max-new-tokens -5"});
+}
+
+TEST_CASE("dlm rejects --steps 0", "[cli][usage]") {
+  require_usage_failure("generate -n 16 --steps 0 " + kPrompt, {"--steps 0"});
+}
+
+TEST_CASE("dlm rejects more steps than tokens", "[cli][usage]") {
+  require_usage_failure("generate -n 16 --steps 32 " + kPrompt, {"--steps 32", "16"});
+}
+
+TEST_CASE("dlm rejects fewer steps than blocks", "[cli][usage]") {
+  require_usage_failure("generate -n 64 --block-length 8 --steps 4 " + kPrompt,
+                        {"--steps 4", "8 blocks"});
+}
+
+TEST_CASE("dlm rejects --block-length 0", "[cli][usage]") {
+  require_usage_failure("generate -n 16 --steps 16 --block-length 0 " + kPrompt,
+                        {"--block-length 0"});
+}
+
+TEST_CASE("dlm rejects a negative temperature", "[cli][usage]") {
+  require_usage_failure(kGenerate + " --temperature -1 " + kPrompt, {"--temperature -1"});
+}
+
+TEST_CASE("dlm rejects --threads -1", "[cli][usage]") {
+  require_usage_failure("generate --threads -1 " + kPrompt, {"--threads"});
+}
+
+TEST_CASE("dlm rejects --device cuda without a GPU", "[cli][usage]") {
+  if (has_cuda()) {
+    WARN("this dlm has CUDA: --device cuda is valid here");
+    return;
+  }
+  require_usage_failure(kGenerate + " --device cuda " + kPrompt, {"--device cuda", "CUDA"});
+}
+
+TEST_CASE("dlm rejects --device banana", "[cli][usage]") {
+  require_usage_failure(kGenerate + " --device banana " + kPrompt, {"--device", "banana"});
+}
+
+TEST_CASE("dlm rejects a missing model file", "[cli][usage]") {
+  require_usage_failure(kGenerate + " -m /nonexistent.pt " + kPrompt,
+                        {"/nonexistent.pt", "does not exist"});
+}
+
+TEST_CASE("dlm rejects a text file as the model", "[cli][usage]") {
+  TempDir dir;
+  const std::string path = dir.file("model.pt");
+  dlm_test::write_file(path, "not a model\n");
+  require_usage_failure(kGenerate + " -m " + shell_quote(path) + " " + kPrompt,
+                        {path, "not a TorchScript archive"});
+}
+
+TEST_CASE("dlm rejects a missing prompt file", "[cli][usage]") {
+  TempDir dir;
+  const std::string path = dir.file("no-such-prompt.txt");
+  require_usage_failure(kGenerate + " -f " + shell_quote(path), {path, "cannot read prompt file"});
+}
+
+TEST_CASE("dlm rejects -p together with -f", "[cli][usage]") {
+  require_usage_failure(kGenerate + " " + kPrompt + " -f prompt.txt", {"--prompt", "--file"});
+}
+
+TEST_CASE("dlm rejects --visual together with --json", "[cli][usage]") {
+  require_usage_failure(kGenerate + " " + kPrompt + " --visual --json", {"--visual", "--json"});
+}
+
+TEST_CASE("dlm rejects a prompt longer than the model's context", "[cli][usage]") {
+  std::string prompt;
+  for (int i = 0; i < 150; ++i) prompt += "And God said unto Moses, ";
+  require_usage_failure(kGenerate + " -p " + shell_quote(prompt),
+                        {"maximum sequence length 512", "tokens"});
+}
+
+TEST_CASE("dlm rejects a missing --config file", "[cli][usage][config]") {
+  require_usage_failure(kGenerate + " " + kPrompt + " --config /nonexistent/preset.toml",
+                        {"/nonexistent/preset.toml"});
+}
+
+TEST_CASE("dlm rejects an unknown key in a --config file", "[cli][usage][config]") {
+  TempDir dir;
+  const std::string path = dir.file("preset.toml");
+  dlm_test::write_file(path, "steps = 16\nbogus-key = 3\n");
+  require_usage_failure(kGenerate + " " + kPrompt + " --config " + shell_quote(path), {"bogus-key"});
+}
+
+TEST_CASE("dlm without a subcommand is a usage error", "[cli][usage]") {
+  require_usage_failure("", {"subcommand"});
+}
+
+TEST_CASE("dlm rejects bad sampling options with one line each", "[cli][usage]") {
+  require_usage_failure("generate --algorithm greedy " + kPrompt, {"--algorithm 'greedy'", "confidence"});
+  require_usage_failure("generate --style gpt " + kPrompt, {"--style 'gpt'"});
+  require_usage_failure("generate --schedule cosine " + kPrompt, {"--schedule 'cosine'"});
+  require_usage_failure("generate --eos never " + kPrompt, {"--eos 'never'"});
+  require_usage_failure("generate --threshold 1.5 " + kPrompt, {"--threshold 1.5", "(0, 1]"});
+  require_usage_failure("generate --threshold 0 " + kPrompt, {"--threshold 0"});
+  require_usage_failure("generate --factor 0 " + kPrompt, {"--factor 0"});
+  require_usage_failure("generate --factor -1 " + kPrompt, {"--factor -1"});
+  require_usage_failure("generate --top-p 0 " + kPrompt, {"--top-p 0"});
+  require_usage_failure("generate --top-p 1.5 " + kPrompt, {"--top-p 1.5"});
+  require_usage_failure("generate --top-k -3 " + kPrompt, {"--top-k -3"});
+  require_usage_failure("generate --alg-temp -1 " + kPrompt, {"--alg-temp -1"});
+  require_usage_failure("generate --cfg-scale -2 " + kPrompt, {"--cfg-scale -2"});
+  require_usage_failure("generate --threshold 0.9 --factor 1 " + kPrompt, {"--threshold and --factor"});
+  require_usage_failure("generate --schedule timestep --algorithm origin --threshold 0.9 " + kPrompt,
+                        {"origin", "--threshold"});
+  require_usage_failure("generate --algorithm origin " + kPrompt, {"origin", "--schedule timestep"});
+  require_usage_failure("generate --schedule timestep --threshold 0.9 " + kPrompt, {"--schedule block"});
+  require_usage_failure("generate --threshold 0.9 --alg-temp 0.5 " + kPrompt, {"--alg-temp"});
+  require_usage_failure("generate --schedule timestep --eps 2 " + kPrompt, {"--eps 2"});
+  require_usage_failure("generate --stop '' " + kPrompt, {"--stop"});
+}
+
+TEST_CASE("dlm generate runs every rule, style and preset from the command line", "[cli]") {
+  const std::string configs = std::string(DLM_SOURCE_DIR) + "/configs/";
+  for (const std::string& args : std::vector<std::string>{"--algorithm margin", "--algorithm entropy", "--algorithm random --temperature 0.5",
+        "--style dream --temperature 0.8 --top-p 0.9 --top-k 40",
+        "--schedule timestep --algorithm origin --style dream",
+        "--schedule timestep --algorithm ancestral --style dream --temperature 1",
+        "--threshold 0.9", "--factor 1", "--alg-temp 0.5", "--cfg-scale 1", "--eos stop",
+        "--eos suppress", "--eos defer", "--stop ,", "--config " + configs + "dream.toml",
+        "--config " + configs + "fast-dllm.toml", "--config " + configs + "mdlm.toml",
+        "--config " + configs + "llada.toml"}) {
+    INFO(args);
+    const auto r = run_dlm("generate -q -t 1 --json -n 16 --steps 16 " + args + " " + kPrompt);
+    REQUIRE(r.exit_code == 0);
+    const auto record = nlohmann::json::parse(r.out);
+    CHECK(record["nfe"].get<int>() >= 1);
+  }
+}
+
+TEST_CASE("--stop ends the text before the stop string", "[cli]") {
+  const auto plain = run_dlm("generate -q -t 1 --json -n 32 --steps 32 --eos suppress " + kPrompt);
+  REQUIRE(plain.exit_code == 0);
+  const std::string text = nlohmann::json::parse(plain.out)["text"];
+  REQUIRE(text.size() > 8);
+  const std::string stop = text.substr(4, 3);
+  const auto cut = run_dlm("generate -q -t 1 --json -n 32 --steps 32 --eos suppress --stop '" +
+                           stop + "' " + kPrompt);
+  REQUIRE(cut.exit_code == 0);
+  const auto record = nlohmann::json::parse(cut.out);
+  CHECK(record["text"] == text.substr(0, text.find(stop)));
+  CHECK(record["finish_reason"] == "stop");
+}

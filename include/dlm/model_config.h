@@ -21,6 +21,7 @@ struct ModelConfig {
   bool add_bos = true;        // prepend bos to every prompt
   std::int64_t max_seq_len = 0;
   bool shifted_logits = false;  // Dream style: position i is predicted at output i - 1
+  bool causal = false;          // an autoregressive judge: output i predicts token i + 1, no mask id
   std::string dtype = "float32";
   std::string tokenizer = "sentencepiece";
   std::string raw_json;  // the file as stored, for `dlm info`

@@ -34,6 +34,12 @@ def sampler_for(opts: dict):
     return llada.generate
 
 
+# dlm generate's defaults (include/dlm/sampler.h GenerateOptions) for keys a case omits.
+DEFAULTS = {"max_new_tokens": 128, "steps": 128, "block_length": 32, "temperature": 0.0, "seed": 0,
+            "algorithm": "confidence", "style": "llada", "schedule": "block", "eps": 1e-3,
+            "top_k": 0, "top_p": 1.0, "alg_temp": 0.0, "cfg_scale": 0.0, "eos": "none"}
+
+
 def preset(path: str) -> dict:
     """A dlm TOML preset with its long option names as snake_case keys."""
     import tomllib
@@ -51,7 +57,7 @@ def main() -> None:
     cases = json.load(sys.stdin if args.cases == "-" else open(args.cases))
     model = Model(args.model)
     for case in cases:
-        opts = {**(preset(case["config"]) if case.get("config") else {}), **case["options"]}
+        opts = {**DEFAULTS, **(preset(case["config"]) if case.get("config") else {}), **case["options"]}
         model.nfe = 0
         prompt = model.encode_prompt(case["prompt"])
         canvas = sampler_for(opts)(model, prompt, opts)

@@ -82,6 +82,9 @@ void resolve_strategies(GenerateCommand& c, const CLI::App& cmd) {
 int run(GenerateCommand& c, CLI::App& cmd) {
   if (!c.config.empty()) apply_config_file(cmd, c.config);
   resolve_strategies(c, cmd);
+  if (c.runtime.threads < 0) {
+    throw UsageError(fmt::format("--threads {} must be >= 0 (0: every core)", c.runtime.threads));
+  }
   apply_log_options(c.log);
   configure_runtime(c.runtime);
   const std::string model = c.model.empty() ? default_model_path() : c.model;
@@ -141,7 +144,7 @@ Runner add_generate(CLI::App& app) {
   cmd->add_option("--eos", c->eos, "End of sequence: none, suppress, defer (commit last) or stop (end generation)")->capture_default_str();
   cmd->add_option("--stop", c->sampling.stop, "Stop string (repeatable): the text ends before it")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  cmd->add_option("-t,--threads", c->runtime.threads, "CPU threads (0: every core)")->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("-t,--threads", c->runtime.threads, "CPU threads (0: every core)")->capture_default_str();
   cmd->add_option("--device", c->runtime.device, "cpu, cuda or cuda:N")->capture_default_str();
   auto* visual = cmd->add_flag("--visual", c->visual, "Redraw the whole canvas in place each step (terminal only)");
   auto* json = cmd->add_flag("--json", c->json, "Print one JSON record instead of streaming text");

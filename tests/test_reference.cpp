@@ -1,0 +1,221 @@
+// Equivalence with the in-repo Python references (scripts/reference/): every rule,
+// schedule and preset, at temperature 0 and > 0, over 24 prompts, must give identical
+// generated token ids. One Python process runs every case.
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "dlm/checkpoint.h"
+#include "dlm/sampler.h"
+#include "test_support.h"
+
+namespace {
+
+using nlohmann::json;
+
+const std::vector<std::string> kPrompts{
+    "In the beginning",
+    "And the LORD said unto Moses,",
+    "Blessed are the",
+    "And Jesus answered and said unto them,",
+    "The LORD is my shepherd;",
+    "Now the serpent was more subtil",
+    "And it came to pass, when",
+    "Then said he unto them,",
+    "For God so loved the world,",
+    "And David said to Saul,",
+    "Hear, O Israel:",
+    "Wisdom crieth without;",
+    "And the children of Israel",
+    "Behold, I send my messenger,",
+    "Paul, an apostle of Jesus Christ",
+    "And he went up into a mountain",
+    "Thus saith the LORD of hosts,",
+    "My son, forget not my law;",
+    "And the woman said unto the serpent,",
+    "Praise ye the LORD.",
+    "In my Father's house are many mansions:",
+    "Let not your heart be troubled:",
+    "And Abraham rose up early in the morning,",
+    "",
+};
+
+// One setting: dlm's options and the same settings in the reference's snake_case.
+struct Setting {
+  std::string name;
+  json options;
+  std::string config;  // a preset from configs/ (run through the CLI), or empty
+};
+
+std::vector<Setting> settings() {
+  return {
+      {"llada confidence", {{"block_length", 8}}, ""},
+      {"llada margin", {{"block_length", 8}, {"algorithm", "margin"}}, ""},
+      {"llada entropy", {{"block_length", 16}, {"algorithm", "entropy"}}, ""},
+      {"llada random", {{"block_length", 8}, {"algorithm", "random"}}, ""},
+      {"llada top-k", {{"block_length", 8}, {"top_k", 20}}, ""},
+      {"llada ragged", {{"max_new_tokens", 30}, {"block_length", 8}, {"steps", 20}}, ""},
+      {"llada cfg", {{"block_length", 16}, {"cfg_scale", 1.0}}, ""},
+      {"llada eos suppress", {{"block_length", 8}, {"eos", "suppress"}}, ""},
+      {"llada eos defer", {{"block_length", 8}, {"eos", "defer"}}, ""},
+      {"llada eos stop", {{"block_length", 8}, {"eos", "stop"}}, ""},
+      {"llada alg-temp", {{"block_length", 8}, {"alg_temp", 0.5}}, ""},
+      {"dream block", {{"block_length", 8}, {"style", "dream"}, {"top_p", 0.9}}, ""},
+      {"dream maskgit_plus", {{"schedule", "timestep"}, {"style", "dream"}, {"top_p", 0.9}}, ""},
+      {"dream topk_margin", {{"schedule", "timestep"}, {"style", "dream"}, {"algorithm", "margin"}}, ""},
+      {"dream entropy", {{"schedule", "timestep"}, {"style", "dream"}, {"algorithm", "entropy"}, {"top_k", 50}}, ""},
+      {"dream alg-temp", {{"schedule", "timestep"}, {"style", "dream"}, {"alg_temp", 0.3}}, ""},
+      {"dream origin", {{"schedule", "timestep"}, {"style", "dream"}, {"algorithm", "origin"}}, ""},
+      {"llada timestep", {{"schedule", "timestep"}, {"algorithm", "confidence"}}, ""},
+      {"mdlm ancestral", {{"schedule", "timestep"}, {"style", "dream"}, {"algorithm", "ancestral"}, {"eps", 1e-5}}, ""},
+      {"fast-dllm threshold", {{"block_length", 8}, {"threshold", 0.7}}, ""},
+      {"fast-dllm factor", {{"block_length", 16}, {"factor", 1.0}}, ""},
+      {"preset llada", json::object(), "configs/llada.toml"},
+      {"preset dream", json::object(), "configs/dream.toml"},
+      {"preset fast-dllm", json::object(), "configs/fast-dllm.toml"},
+      {"preset mdlm", json::object(), "configs/mdlm.toml"},
+  };
+}
+
+dlm::GenerateOptions to_options(const json& o) {
+  dlm::GenerateOptions g;
+  g.max_new_tokens = o.value("max_new_tokens", 32);
+  g.steps = o.value("steps", 16);
+  g.block_length = o.value("block_length", 32);
+  g.temperature = o.value("temperature", 0.0);
+  g.seed = o.value("seed", 0);
+  g.algorithm = dlm::parse_algorithm(o.value("algorithm", "confidence"));
+  g.style = dlm::parse_style(o.value("style", "llada"));
+  g.schedule = dlm::parse_schedule(o.value("schedule", "block"));
+  g.eps = o.value("eps", 1e-3);
+  g.top_k = o.value("top_k", 0);
+  g.top_p = o.value("top_p", 1.0);
+  if (o.contains("threshold")) g.threshold = o["threshold"].get<double>();
+  if (o.contains("factor")) g.factor = o["factor"].get<double>();
+  g.alg_temp = o.value("alg_temp", 0.0);
+  g.cfg_scale = o.value("cfg_scale", 0.0);
+  g.eos = dlm::parse_eos_policy(o.value("eos", "none"));
+  return g;
+}
+
+// Keeps the last canvas the sampler showed: the whole generated span.
+struct LastCanvas : dlm::GenerationObserver {
+  std::vector<std::int64_t> generated;
+  void on_step(const dlm::StepEvent& e) override { generated = e.generated; }
+};
+
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (const char ch : s) out += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+  return out + "'";
+}
+
+std::vector<std::string> run_lines(const std::string& command) {
+  std::vector<std::string> lines;
+  FILE* pipe = popen(command.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  std::string current;
+  char buffer[65536];
+  while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) current.append(buffer, n);
+  const int status = pclose(pipe);
+  REQUIRE(status == 0);
+  std::istringstream in(current);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) lines.push_back(line);
+  }
+  return lines;
+}
+
+// Generated ids before the first eos, from a final span.
+std::vector<std::int64_t> before_eos(const std::vector<std::int64_t>& span, std::int64_t eos) {
+  std::vector<std::int64_t> out;
+  for (const auto id : span) {
+    if (id == eos) break;
+    out.push_back(id);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("dlm matches the Python reference samplers token for token", "[reference]") {
+  const std::string model = dlm_test::shipped_model_path();
+  const std::string source = DLM_SOURCE_DIR;
+  dlm::configure_runtime(dlm::RuntimeOptions{"cpu", 2});
+  auto checkpoint = dlm::Checkpoint::load(model, "cpu");
+  const std::int64_t eos = checkpoint->config().eos_id;
+
+  struct Case {
+    std::string name;
+    std::string prompt;
+    json options;
+    std::string config;
+  };
+  std::vector<Case> cases;
+  std::size_t prompt_index = 0;
+  for (const auto& s : settings()) {
+    for (const double temperature : {0.0, 0.9}) {
+      json o = s.options;
+      if (!s.config.empty()) {  // presets run as configured, shortened for the test
+        o["max_new_tokens"] = 32;
+        o["steps"] = 32;
+      } else {
+        const json defaults{{"max_new_tokens", 32}, {"steps", 16}, {"block_length", 32}};
+        for (const auto& [key, value] : defaults.items()) {
+          if (!o.contains(key)) o[key] = value;
+        }
+      }
+      o["temperature"] = temperature;
+      o["seed"] = 11 + prompt_index;
+      cases.push_back({s.name + (temperature > 0 ? " T=0.9" : " T=0"),
+                       kPrompts[prompt_index++ % kPrompts.size()], o, s.config});
+    }
+  }
+  REQUIRE(prompt_index >= kPrompts.size());  // every prompt is used
+
+  json input = json::array();
+  for (const auto& c : cases) {
+    json entry{{"prompt", c.prompt}, {"options", c.options}};
+    if (!c.config.empty()) entry["config"] = source + "/" + c.config;
+    input.push_back(entry);
+  }
+  dlm_test::TempDir dir;
+  dlm_test::write_file(dir.file("cases.json"), input.dump());
+  const auto lines = run_lines("OPENBLAS_NUM_THREADS=1 /usr/bin/python3 " + source +
+                               "/scripts/reference/run_cases.py --threads 2 --model " +
+                               shell_quote(model) + " " + shell_quote(dir.file("cases.json")));
+  REQUIRE(lines.size() == cases.size());
+
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    const auto& c = cases[i];
+    const json ref = json::parse(lines[i]);
+    const auto ref_span = ref["generated"].get<std::vector<std::int64_t>>();
+    INFO(c.name << " | prompt: '" << c.prompt << "'");
+    if (c.config.empty()) {
+      const auto options = to_options(c.options);
+      const auto prompt_ids = dlm::encode_prompt(*checkpoint, c.prompt);
+      LastCanvas last;
+      const auto result = dlm::generate(*checkpoint, prompt_ids, options, &last);
+      CHECK(last.generated == ref_span);
+      CHECK(result.token_ids == before_eos(ref_span, eos));
+      CHECK(result.nfe == ref["nfe"].get<std::int64_t>());
+    } else {
+      // Presets go through the command line exactly as a user runs them.
+      std::string command = std::string(DLM_EXECUTABLE) + " generate -q --json --config " +
+                            shell_quote(source + "/" + c.config) + " -p " + shell_quote(c.prompt);
+      for (const char* key : {"max_new_tokens", "steps", "temperature", "seed"}) {
+        std::string flag = key;
+        for (auto& ch : flag) ch = ch == '_' ? '-' : ch;
+        command += " --" + flag + " " + c.options[key].dump();
+      }
+      const json out = json::parse(run_lines(command + " -t 2 </dev/null").at(0));
+      CHECK(out["token_ids"].get<std::vector<std::int64_t>>() == before_eos(ref_span, eos));
+      CHECK(out["nfe"].get<std::int64_t>() == ref["nfe"].get<std::int64_t>());
+    }
+  }
+}

@@ -1,0 +1,68 @@
+#pragma once
+// Small helpers shared by the test files: the shipped model's path, scratch
+// directories, whole-file reads and writes, and the UsageError check. No torch here.
+#include <stdlib.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "dlm/error.h"
+
+namespace dlm_test {
+
+inline std::string shipped_model_path() {
+  return std::string(DLM_SOURCE_DIR) + "/models/dlm-kjv-tiny.pt";
+}
+
+// A fresh directory under $TMPDIR, removed with everything in it at scope exit.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "dlm_test_XXXXXX").string();
+    if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed for " + pattern);
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+inline std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+inline void write_file(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  if (!out) throw std::runtime_error("cannot write " + path);
+}
+
+// Runs `action` and requires a dlm::UsageError whose message contains every needle.
+template <typename Action>
+void require_usage_error(Action&& action, const std::vector<std::string>& needles) {
+  try {
+    action();
+  } catch (const dlm::UsageError& e) {
+    for (const auto& needle : needles) CHECK_THAT(e.what(), Catch::Matchers::Contains(needle));
+    return;
+  }
+  FAIL("expected a dlm::UsageError mentioning '" << needles.front() << "'");
+}
+
+}  // namespace dlm_test
