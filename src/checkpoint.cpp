@@ -69,6 +69,11 @@ at::Tensor Checkpoint::Impl::forward(const at::Tensor& input_ids) {
   return module.forward({input_ids}).toTensor();
 }
 
+at::Tensor Checkpoint::Impl::forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
+                                     const at::Tensor& position_ids) {
+  return module.forward({input_ids, attention_mask, position_ids}).toTensor();
+}
+
 Checkpoint::Checkpoint(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Checkpoint::~Checkpoint() = default;
 

@@ -17,6 +17,9 @@ struct Checkpoint::Impl {
 
   // forward(input_ids [B, L]) -> logits [B, L, V'] on the checkpoint's device.
   at::Tensor forward(const at::Tensor& input_ids);
+  // The same with attention_mask [B, L] (bool, true = real token) and position_ids [B, L].
+  at::Tensor forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
+                     const at::Tensor& position_ids);
 };
 
 }  // namespace dlm

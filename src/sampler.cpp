@@ -4,6 +4,9 @@
 
 #include <chrono>
 #include <cmath>
+#include <map>
+#include <memory>
+#include <optional>
 
 #include "checkpoint_impl.h"
 #include "dlm/error.h"
@@ -43,19 +46,29 @@ struct Selection {
   std::int64_t k = 0;
 };
 
-// One generation's state: the canvas, the stream, the counters.
-class Run {
+// The next step of a row: a scored step on [a, b), or a reveal step on the whole span.
+struct Step {
+  bool reveal = false;
+  std::int64_t a = 0, b = 0;
+  Selection selection;
+  std::vector<std::int64_t> revealed;  // reveal steps: the positions whose draw came up
+};
+
+// One request's generation as a state machine: advance() finds the next step that needs
+// the model (applying the steps that need none), apply() consumes that forward's logits.
+// The batch driver runs many rows through shared forward calls.
+class RowRun {
  public:
-  Run(Checkpoint& checkpoint, const std::vector<std::int64_t>& prompt_ids,
-      const GenerateOptions& o, GenerationObserver* observer)
-      : impl_(checkpoint.impl()),
-        cfg_(impl_.config),
+  RowRun(Checkpoint::Impl& impl, const std::vector<std::int64_t>& prompt_ids,
+         const GenerateOptions& o, GenerationObserver* observer)
+      : impl_(impl),
+        cfg_(impl.config),
         o_(o),
         observer_(observer),
         prompt_len_(static_cast<std::int64_t>(prompt_ids.size())),
         canvas_(prompt_ids),
         generated_(static_cast<std::size_t>(o.max_new_tokens), cfg_.mask_id),
-        stream_(*impl_.tokenizer, cfg_.eos_id, cfg_.mask_id, o.stop) {
+        stream_(*impl.tokenizer, cfg_.eos_id, cfg_.mask_id, o.stop) {
     canvas_.resize(static_cast<std::size_t>(prompt_len_ + o.max_new_tokens), cfg_.mask_id);
     rule_.style = o.style;
     rule_.algorithm = o.algorithm;
@@ -66,75 +79,130 @@ class Run {
     if (cfg_.eot_id) ends.push_back(*cfg_.eot_id);
     if (o.eos == EosPolicy::kSuppress) rule_.banned = ends;
     if (o.eos == EosPolicy::kDefer) rule_.deferred = ends;
+    if (o.schedule == Schedule::kBlock) {
+      plan_ = plan_blocks(o.max_new_tokens, o.block_length,
+                          uses_parallel_rule(o) ? o.max_new_tokens : o.steps);
+    } else {
+      timesteps_ = timesteps(o.eps, o.steps);
+    }
     result_.prompt_token_ids = prompt_ids;
     result_.seed = o.seed;
-    result_.load_ms = impl_.load_ms;
+    result_.load_ms = impl.load_ms;
   }
 
-  GenerationResult execute() {
-    const auto t_start = Clock::now();
-    c10::InferenceMode guard;
-    if (o_.schedule == Schedule::kBlock) {
-      run_blocks();
-    } else {
-      run_timesteps();
+  // Finds the next step that needs a forward call. False when the generation is over.
+  bool advance() {
+    pending_ = next_step();
+    return pending_.has_value();
+  }
+
+  std::int64_t length() const { return static_cast<std::int64_t>(canvas_.size()); }
+  std::int64_t padded() const { return padded_length(length(), o_.pad_multiple); }
+
+  // The canvases of the pending forward: the canvas, and with guidance the same with
+  // every prompt position masked.
+  std::vector<std::vector<std::int64_t>> inputs() const {
+    std::vector<std::vector<std::int64_t>> out{canvas_};
+    if (o_.cfg_scale > 0) {
+      out.push_back(canvas_);
+      std::fill(out.back().begin(), out.back().begin() + prompt_len_, cfg_.mask_id);
     }
+    return out;
+  }
+
+  // Consumes the pending forward's logits: one [padded, V'] float32 CPU tensor per input.
+  void apply(const std::vector<at::Tensor>& logits, double forward_ms) {
+    result_.forward_ms += forward_ms;
+    result_.nfe += static_cast<std::int64_t>(logits.size());
+    Step step = std::move(*pending_);
+    pending_.reset();
+    const at::Tensor rows = span_rows(logits, step.a, step.b);
+    if (step.reveal) {
+      cached_ = rows;
+      changed_since_forward_ = false;
+      reveal(step.revealed);
+    } else {
+      scored_commit(rows, step);
+    }
+    finish_step();
+  }
+
+  GenerationResult finish(double elapsed_ms) {
     stream_.advance(generated_);
     emit_text(stream_.finish());
     result_.text = stream_.text();
     result_.token_ids = stream_.tokens();
     result_.finish_reason = stream_.finished() ? "stop" : "length";
-    result_.total_ms = result_.load_ms + ms_since(t_start);
+    result_.total_ms = result_.load_ms + elapsed_ms;
     return std::move(result_);
   }
 
  private:
-  void run_blocks() {
-    const bool parallel = uses_parallel_rule(o_);
-    const auto plan = plan_blocks(o_.max_new_tokens, o_.block_length,
-                                  parallel ? o_.max_new_tokens : o_.steps);
-    for (const BlockPlan& block : plan) {
-      const std::int64_t a = block.start, b = block.start + block.length;
-      if (parallel) {
-        Selection sel;
-        sel.kind = o_.threshold ? Selection::Kind::kThreshold : Selection::Kind::kFactor;
-        while (count_masked(a, b) > 0) {
-          if (scored_step(a, b, sel)) return;
-        }
-        continue;
-      }
-      const auto counts = transfer_counts(block.length, block.steps);
-      for (const std::int64_t k : counts) {
-        if (k == 0) {  // a ragged block's spare step commits nothing: no forward needed
-          ++step_;
-          continue;
-        }
-        if (scored_step(a, b, Selection{Selection::Kind::kTopK, k})) return;
-      }
-    }
+  // The cursor over the schedule: returns the next step needing the model, or nullopt.
+  std::optional<Step> next_step() {
+    if (stopped_) return std::nullopt;
+    return o_.schedule == Schedule::kBlock ? next_block_step() : next_timestep();
   }
 
-  void run_timesteps() {
-    const auto ts = timesteps(o_.eps, o_.steps);
+  std::optional<Step> next_block_step() {
+    while (block_ < plan_.size()) {
+      const BlockPlan& blk = plan_[block_];
+      const std::int64_t a = blk.start, b = blk.start + blk.length;
+      if (uses_parallel_rule(o_)) {
+        if (count_masked(a, b) > 0) {
+          Step st{false, a, b, {}, {}};
+          st.selection.kind = o_.threshold ? Selection::Kind::kThreshold : Selection::Kind::kFactor;
+          return st;
+        }
+      } else {
+        if (sub_ == 0) counts_ = transfer_counts(blk.length, blk.steps);
+        while (sub_ < counts_.size()) {
+          const std::int64_t k = counts_[sub_++];
+          if (k > 0) return Step{false, a, b, {Selection::Kind::kTopK, k}, {}};
+          ++step_;  // a ragged block's spare step commits nothing: no forward needed
+        }
+      }
+      ++block_;
+      sub_ = 0;
+    }
+    return std::nullopt;
+  }
+
+  std::optional<Step> next_timestep() {
     const std::int64_t n = o_.max_new_tokens;
-    for (std::int64_t i = 0; i < o_.steps; ++i) {
-      const float t = ts[i], s = ts[i + 1];
-      const bool last = i == o_.steps - 1;
-      const float keep = s / t;
+    while (tstep_ < o_.steps) {
+      const float t = timesteps_[tstep_], s = timesteps_[tstep_ + 1];
+      const bool last = tstep_ == o_.steps - 1;
+      ++tstep_;
       if (is_scored(o_.algorithm)) {
         const std::int64_t masked = count_masked(0, n);
-        const std::int64_t k = last ? masked
-                                    : static_cast<std::int64_t>(static_cast<float>(masked) *
-                                                                (1.0f - keep));
-        if (k == 0) {
-          ++step_;
-          continue;
-        }
-        if (scored_step(0, n, Selection{Selection::Kind::kTopK, k})) return;
-      } else {
-        if (reveal_step(last ? 1.0f : 1.0f - keep)) return;
+        const std::int64_t k =
+            last ? masked
+                 : static_cast<std::int64_t>(static_cast<float>(masked) * (1.0f - s / t));
+        if (k > 0) return Step{false, 0, n, {Selection::Kind::kTopK, k}, {}};
+        ++step_;
+        continue;
       }
+      // Origin / ancestral: positions revealed independently when their draw is below
+      // p_transfer. Origin runs the model every step (Dream); ancestral only when
+      // something is revealed, reusing the last output while the canvas is unchanged (MDLM).
+      const float p_transfer = last ? 1.0f : 1.0f - s / t;
+      std::vector<std::int64_t> revealed;
+      for (std::int64_t p = 0; p < n; ++p) {
+        if (generated_[p] != cfg_.mask_id) continue;
+        const double u = RngKey(o_.seed, static_cast<std::uint64_t>(p),
+                                static_cast<std::uint64_t>(step_), RngStream::kReveal).uniform(0);
+        if (u < static_cast<double>(p_transfer)) revealed.push_back(p);
+      }
+      const bool ancestral = o_.algorithm == Algorithm::kAncestral;
+      if (!ancestral || (!revealed.empty() && (changed_since_forward_ || !cached_.defined()))) {
+        return Step{true, 0, n, {}, std::move(revealed)};
+      }
+      reveal(revealed);
+      finish_step();
+      if (stopped_) return std::nullopt;
     }
+    return std::nullopt;
   }
 
   std::int64_t count_masked(std::int64_t a, std::int64_t b) const {
@@ -143,34 +211,24 @@ class Run {
     return m;
   }
 
-  // Logits rows predicting generated positions [a, b), on the CPU as float32.
-  at::Tensor logits_for(std::int64_t a, std::int64_t b) {
-    const auto t0 = Clock::now();
-    const auto forward_rows = [&](std::vector<std::int64_t>& ids) {
-      const auto input = torch::from_blob(ids.data(), {1, static_cast<std::int64_t>(ids.size())},
-                                          torch::kLong).to(impl_.device, false, true);
-      const at::Tensor logits = impl_.forward(input);
-      ++result_.nfe;
-      const std::int64_t lo = out_row(prompt_len_ + a), hi = out_row(prompt_len_ + b - 1) + 1;
-      return logits[0].slice(0, lo, hi).to(torch::kCPU, torch::kFloat).contiguous();
-    };
-    at::Tensor rows = forward_rows(canvas_);
-    if (o_.cfg_scale > 0) {
-      std::vector<std::int64_t> uncond(canvas_);
-      std::fill(uncond.begin(), uncond.begin() + prompt_len_, cfg_.mask_id);
-      const at::Tensor u = forward_rows(uncond);
-      rows = (u + (o_.cfg_scale + 1) * (rows - u)).contiguous();
-    }
-    result_.forward_ms += ms_since(t0);
-    return rows;
-  }
-
   // Output row predicting canvas index i (shifted logits: i - 1, Dream style).
   std::int64_t out_row(std::int64_t i) const {
     return cfg_.shifted_logits ? std::max<std::int64_t>(i - 1, 0) : i;
   }
 
-  // Output rows of [a, b) hold position p at row out_row(p) - out_row(a).
+  // Rows predicting generated positions [a, b), float32 on the CPU; with guidance
+  // u + (w + 1) * (c - u) from the conditional and the prompt-masked logits.
+  at::Tensor span_rows(const std::vector<at::Tensor>& logits, std::int64_t a, std::int64_t b) {
+    const std::int64_t lo = out_row(prompt_len_ + a), hi = out_row(prompt_len_ + b - 1) + 1;
+    at::Tensor rows = logits[0].slice(0, lo, hi);
+    if (o_.cfg_scale > 0) {
+      const at::Tensor u = logits[1].slice(0, lo, hi);
+      rows = u + (o_.cfg_scale + 1) * (rows - u);
+    }
+    return rows.contiguous();
+  }
+
+  // Rows of [a, b) hold position p at row out_row(p) - out_row(a).
   const float* row_of(const at::Tensor& rows, std::int64_t a, std::int64_t p) const {
     const std::int64_t r = out_row(prompt_len_ + p) - out_row(prompt_len_ + a);
     return rows.data_ptr<float>() + r * rows.size(1);
@@ -180,23 +238,21 @@ class Run {
     return DrawKey{o_.seed, static_cast<std::uint64_t>(p), static_cast<std::uint64_t>(step_)};
   }
 
-  // One scored step on [a, b). Returns true when generation should stop.
-  bool scored_step(std::int64_t a, std::int64_t b, const Selection& sel) {
-    const at::Tensor rows = logits_for(a, b);
+  void scored_commit(const at::Tensor& rows, const Step& step) {
     std::vector<std::int64_t> positions;
     std::vector<std::uint64_t> draw_positions;
     std::vector<double> scores;
     std::vector<std::int64_t> tokens;
-    for (std::int64_t p = a; p < b; ++p) {
+    for (std::int64_t p = step.a; p < step.b; ++p) {
       if (generated_[p] != cfg_.mask_id) continue;
-      const Candidate c = propose(row_of(rows, a, p), cfg_.vocab_size, rule_, key(p));
+      const Candidate c = propose(row_of(rows, step.a, p), cfg_.vocab_size, rule_, key(p));
       positions.push_back(p);
       draw_positions.push_back(static_cast<std::uint64_t>(p));
       scores.push_back(c.score);
       tokens.push_back(c.token);
     }
     std::vector<std::int64_t> chosen;
-    switch (sel.kind) {
+    switch (step.selection.kind) {
       case Selection::Kind::kThreshold:
         chosen = select_threshold(scores, *o_.threshold);
         break;
@@ -204,36 +260,19 @@ class Run {
         chosen = select_factor(scores, *o_.factor);
         break;
       case Selection::Kind::kTopK:
-        chosen = o_.alg_temp > 0 ? select_sampled(scores, draw_positions, sel.k, o_.alg_temp,
-                                                  o_.seed, static_cast<std::uint64_t>(step_))
-                                 : select_top_k(scores, sel.k);
+        chosen = o_.alg_temp > 0
+                     ? select_sampled(scores, draw_positions, step.selection.k, o_.alg_temp,
+                                      o_.seed, static_cast<std::uint64_t>(step_))
+                     : select_top_k(scores, step.selection.k);
         break;
     }
     for (const std::int64_t i : chosen) commit(positions[i], tokens[i]);
-    return finish_step();
   }
 
-  // Origin / ancestral step: each masked position is revealed when its draw is below
-  // p_transfer. Origin runs the model every step (Dream); ancestral only when something
-  // is revealed, and reuses the last output while the canvas is unchanged (MDLM).
-  bool reveal_step(float p_transfer) {
-    const std::int64_t n = o_.max_new_tokens;
-    std::vector<std::int64_t> reveal;
-    for (std::int64_t p = 0; p < n; ++p) {
-      if (generated_[p] != cfg_.mask_id) continue;
-      const double u = RngKey(o_.seed, static_cast<std::uint64_t>(p),
-                              static_cast<std::uint64_t>(step_), RngStream::kReveal).uniform(0);
-      if (u < static_cast<double>(p_transfer)) reveal.push_back(p);
-    }
-    const bool ancestral = o_.algorithm == Algorithm::kAncestral;
-    if (!ancestral || (!reveal.empty() && (changed_since_forward_ || !cached_.defined()))) {
-      cached_ = logits_for(0, n);
-      changed_since_forward_ = false;
-    }
-    for (const std::int64_t p : reveal) {
+  void reveal(const std::vector<std::int64_t>& positions) {
+    for (const std::int64_t p : positions) {
       commit(p, propose(row_of(cached_, 0, p), cfg_.vocab_size, rule_, key(p)).token);
     }
-    return finish_step();
   }
 
   void commit(std::int64_t p, std::int64_t token) {
@@ -242,12 +281,12 @@ class Run {
     changed_since_forward_ = true;
   }
 
-  // Observer, stream and stop checks after a step. Returns true to stop.
-  bool finish_step() {
+  // Observer, stream and stop checks after a step.
+  void finish_step() {
     if (observer_) observer_->on_step(StepEvent{step_, o_.steps, generated_});
     ++step_;
     emit_text(stream_.advance(generated_));
-    return stream_.hit_stop_string() || (o_.eos == EosPolicy::kStop && stream_.saw_eos());
+    stopped_ = stream_.hit_stop_string() || (o_.eos == EosPolicy::kStop && stream_.saw_eos());
   }
 
   void emit_text(const std::string& text) {
@@ -265,9 +304,50 @@ class Run {
   TokenRule rule_;
   GenerationResult result_;
   std::int64_t step_ = 0;
+  bool stopped_ = false;
+  // Schedule cursor.
+  std::vector<BlockPlan> plan_;
+  std::size_t block_ = 0;
+  std::size_t sub_ = 0;
+  std::vector<std::int64_t> counts_;
+  std::vector<float> timesteps_;
+  std::int64_t tstep_ = 0;
+  std::optional<Step> pending_;
+  // Ancestral reuse of the last model output.
   at::Tensor cached_;
   bool changed_since_forward_ = true;
 };
+
+// One forward call over rows of one padded length: input ids right-padded with the pad
+// id, padding masked out as keys, positions 0..L-1 for real tokens. Returns per-row
+// logits [padded, V'] as float32 on the CPU.
+std::vector<at::Tensor> forward_padded(Checkpoint::Impl& impl,
+                                       const std::vector<std::vector<std::int64_t>>& canvases,
+                                       std::int64_t padded) {
+  const auto rows = static_cast<std::int64_t>(canvases.size());
+  std::vector<std::int64_t> ids(static_cast<std::size_t>(rows * padded), impl.config.pad_id);
+  std::vector<std::int64_t> positions(ids.size(), 0);
+  std::vector<std::uint8_t> real(ids.size(), 0);
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const auto& c = canvases[r];
+    for (std::size_t i = 0; i < c.size(); ++i) {
+      const std::size_t at = static_cast<std::size_t>(r * padded) + i;
+      ids[at] = c[i];
+      positions[at] = static_cast<std::int64_t>(i);
+      real[at] = 1;
+    }
+  }
+  const auto opts = torch::TensorOptions().dtype(torch::kLong);
+  const at::Tensor input = torch::from_blob(ids.data(), {rows, padded}, opts).to(impl.device);
+  const at::Tensor pos = torch::from_blob(positions.data(), {rows, padded}, opts).to(impl.device);
+  const at::Tensor mask = torch::from_blob(real.data(), {rows, padded}, torch::kUInt8)
+                              .to(impl.device, torch::kBool);
+  const at::Tensor logits = impl.forward(input, mask, pos).to(torch::kCPU, torch::kFloat);
+  std::vector<at::Tensor> out;
+  out.reserve(static_cast<std::size_t>(rows));
+  for (std::int64_t r = 0; r < rows; ++r) out.push_back(logits[r]);
+  return out;
+}
 
 void require(bool ok, const std::string& message) {
   if (!ok) throw UsageError(message);
@@ -331,6 +411,8 @@ void validate(const GenerateOptions& o, const Checkpoint& checkpoint, std::int64
           "--alg-temp draws a fixed number of positions; it cannot combine with --threshold "
           "or --factor");
   for (const auto& s : o.stop) require(!s.empty(), "--stop needs a non-empty string");
+  require(o.pad_multiple >= 1 && o.pad_multiple <= 4096,
+          fmt::format("--pad-multiple {} is outside [1, 4096]; try 16", o.pad_multiple));
   const std::int64_t limit = checkpoint.config().max_seq_len;
   require(prompt_tokens < limit,
           fmt::format("the prompt ({} tokens) leaves no room in the model's maximum sequence "
@@ -342,10 +424,64 @@ void validate(const GenerateOptions& o, const Checkpoint& checkpoint, std::int64
                       prompt_tokens, o.max_new_tokens, limit, limit - prompt_tokens));
 }
 
+std::int64_t padded_length(std::int64_t length, std::int64_t pad_multiple) {
+  const std::int64_t m = std::max<std::int64_t>(pad_multiple, 1);
+  return (length + m - 1) / m * m;
+}
+
 GenerationResult generate(Checkpoint& checkpoint, const std::vector<std::int64_t>& prompt_ids,
                           const GenerateOptions& options, GenerationObserver* observer) {
   validate(options, checkpoint, static_cast<std::int64_t>(prompt_ids.size()));
-  return Run(checkpoint, prompt_ids, options, observer).execute();
+  return std::move(generate_batch(checkpoint, {BatchRequest{prompt_ids, options, observer}})[0]);
+}
+
+std::vector<GenerationResult> generate_batch(Checkpoint& checkpoint,
+                                             const std::vector<BatchRequest>& requests) {
+  const auto t_start = Clock::now();
+  auto& impl = checkpoint.impl();
+  c10::InferenceMode guard;
+  std::vector<std::unique_ptr<RowRun>> runs;
+  std::vector<double> finished_ms(requests.size(), 0.0);
+  for (const auto& r : requests) {
+    runs.push_back(std::make_unique<RowRun>(impl, r.prompt_ids, r.options, r.observer));
+  }
+  std::vector<bool> active(runs.size());
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    active[i] = runs[i]->advance();
+    if (!active[i]) finished_ms[i] = ms_since(t_start);
+  }
+  for (;;) {
+    // The rows waiting for the model, grouped by padded length: one call per group.
+    std::map<std::int64_t, std::vector<std::size_t>> groups;
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+      if (active[i]) groups[runs[i]->padded()].push_back(i);
+    }
+    if (groups.empty()) break;
+    for (const auto& [padded, members] : groups) {
+      std::vector<std::vector<std::int64_t>> canvases;
+      std::vector<std::size_t> first_input;
+      for (const std::size_t i : members) {
+        first_input.push_back(canvases.size());
+        for (auto& c : runs[i]->inputs()) canvases.push_back(std::move(c));
+      }
+      const auto t_fwd = Clock::now();
+      const auto logits = forward_padded(impl, canvases, padded);
+      // Each row is charged its share of the call.
+      const double share = ms_since(t_fwd) / static_cast<double>(canvases.size());
+      for (std::size_t m = 0; m < members.size(); ++m) {
+        const std::size_t i = members[m];
+        const std::size_t end = m + 1 < members.size() ? first_input[m + 1] : canvases.size();
+        std::vector<at::Tensor> mine(logits.begin() + first_input[m], logits.begin() + end);
+        runs[i]->apply(mine, share * static_cast<double>(mine.size()));
+        active[i] = runs[i]->advance();
+        if (!active[i]) finished_ms[i] = ms_since(t_start);
+      }
+    }
+  }
+  std::vector<GenerationResult> results;
+  results.reserve(runs.size());
+  for (std::size_t i = 0; i < runs.size(); ++i) results.push_back(runs[i]->finish(finished_ms[i]));
+  return results;
 }
 
 }  // namespace dlm

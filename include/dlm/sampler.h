@@ -34,7 +34,14 @@ struct GenerateOptions {
   double cfg_scale = 0.0;            // > 0: LLaDA's unsupervised classifier-free guidance
   EosPolicy eos = EosPolicy::kNone;
   std::vector<std::string> stop;     // stop strings
+  // Canvas layout: every forward runs on the canvas right-padded to a multiple of this
+  // (padding masked out as keys, positions explicit), alone or in a batch, so that a
+  // request's arithmetic, and so its tokens, never depend on what it is batched with.
+  std::int64_t pad_multiple = 16;
 };
+
+// The padded length of a canvas of `length` tokens.
+std::int64_t padded_length(std::int64_t length, std::int64_t pad_multiple);
 
 // The canvas after a step, for live views.
 struct StepEvent {
@@ -62,5 +69,19 @@ void validate(const GenerateOptions& options, const Checkpoint& checkpoint,
 // Runs one generation. The same options and seed give the same tokens.
 GenerationResult generate(Checkpoint& checkpoint, const std::vector<std::int64_t>& prompt_ids,
                           const GenerateOptions& options, GenerationObserver* observer = nullptr);
+
+// One request of a batch: its prompt ids, its options, an optional observer.
+struct BatchRequest {
+  std::vector<std::int64_t> prompt_ids;
+  GenerateOptions options;
+  GenerationObserver* observer = nullptr;
+};
+
+// Runs requests together: every step, the rows that need the model share one forward
+// call (rows of equal padded length; others run in further calls); a row that finishes
+// stops costing compute. Each result equals what generate() gives for that request
+// alone. Requests must be valid (validate()); results come back in request order.
+std::vector<GenerationResult> generate_batch(Checkpoint& checkpoint,
+                                             const std::vector<BatchRequest>& requests);
 
 }  // namespace dlm

@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import dlm_rng  # noqa: E402
 
 NEG_INF = -np.inf
+PAD_MULTIPLE = 16  # dlm's default --pad-multiple (GenerateOptions::pad_multiple)
 
 
 def match_dlm_threads(threads: int) -> None:
@@ -61,10 +62,19 @@ class Model:
         return ids + list(sp.encode(text))
 
     def forward(self, ids: Sequence[int]) -> torch.Tensor:
-        """Logits [L, V'] float32 of one canvas."""
+        """Logits [L, V'] float32 of one canvas, run in dlm's layout: right-padded with the pad
+        id to a multiple of PAD_MULTIPLE, padding masked out as keys, positions 0..L-1."""
         self.nfe += 1
+        length = len(ids)
+        padded = -(-length // PAD_MULTIPLE) * PAD_MULTIPLE
+        x = torch.full((1, padded), int(self.config["pad_token_id"]), dtype=torch.long)
+        x[0, :length] = torch.tensor(list(ids), dtype=torch.long)
+        mask = torch.zeros((1, padded), dtype=torch.bool)
+        mask[0, :length] = True
+        positions = torch.zeros((1, padded), dtype=torch.long)
+        positions[0, :length] = torch.arange(length)
         with torch.inference_mode():
-            return self.module(torch.tensor([list(ids)], dtype=torch.long))[0].float()
+            return self.module(x, mask, positions)[0, :length].float()
 
     def out_row(self, i: int) -> int:
         """Output row predicting canvas index i (Dream's shifted logits: i - 1)."""
