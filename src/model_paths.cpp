@@ -49,6 +49,26 @@ std::string default_model_path() {
   return fs::path(found).lexically_normal().string();
 }
 
+std::vector<std::string> default_judge_candidates() {
+  std::vector<std::string> out;
+  if (const char* env = std::getenv("DLM_JUDGE"); env && *env) out.emplace_back(env);
+  const fs::path exe = executable_dir();
+  out.push_back((exe / ".." / DLM_INSTALL_DATADIR / "models" / kDefaultJudgeFile).string());
+  out.push_back((exe / ".." / "models" / kDefaultJudgeFile).string());
+  out.push_back((fs::path(DLM_SOURCE_DIR) / "models" / kDefaultJudgeFile).string());
+  return out;
+}
+
+std::string default_judge_path() {
+  const auto candidates = default_judge_candidates();
+  std::string found = first_existing(candidates);
+  if (found.empty()) {
+    throw UsageError(fmt::format("the default judge {} is not in {}; pass --judge PATH to a causal "
+                                 "judge checkpoint", kDefaultJudgeFile, fmt::join(candidates, ", ")));
+  }
+  return fs::path(found).lexically_normal().string();
+}
+
 std::string spm_module_path() {
   std::vector<std::string> candidates;
   if (const char* env = std::getenv("DLM_SPM_MODULE"); env && *env) candidates.emplace_back(env);

@@ -437,20 +437,34 @@ GenerationResult generate(Checkpoint& checkpoint, const std::vector<std::int64_t
 
 std::vector<GenerationResult> generate_batch(Checkpoint& checkpoint,
                                              const std::vector<BatchRequest>& requests) {
+  std::vector<GenerationResult> results(requests.size());
+  generate_batch(checkpoint, requests,
+                 [&](std::size_t i, GenerationResult&& r) { results[i] = std::move(r); });
+  return results;
+}
+
+std::size_t generate_batch(Checkpoint& checkpoint, const std::vector<BatchRequest>& requests,
+                           const std::function<void(std::size_t, GenerationResult&&)>& on_done,
+                           const std::atomic<bool>* cancel) {
   const auto t_start = Clock::now();
   auto& impl = checkpoint.impl();
   c10::InferenceMode guard;
   std::vector<std::unique_ptr<RowRun>> runs;
-  std::vector<double> finished_ms(requests.size(), 0.0);
   for (const auto& r : requests) {
     runs.push_back(std::make_unique<RowRun>(impl, r.prompt_ids, r.options, r.observer));
   }
+  std::size_t finished = 0;
   std::vector<bool> active(runs.size());
-  for (std::size_t i = 0; i < runs.size(); ++i) {
+  const auto step_row = [&](std::size_t i) {
     active[i] = runs[i]->advance();
-    if (!active[i]) finished_ms[i] = ms_since(t_start);
-  }
-  for (;;) {
+    if (!active[i]) {
+      on_done(i, runs[i]->finish(ms_since(t_start)));
+      runs[i].reset();  // a finished row costs nothing more
+      ++finished;
+    }
+  };
+  for (std::size_t i = 0; i < runs.size(); ++i) step_row(i);
+  while (!(cancel && cancel->load())) {
     // The rows waiting for the model, grouped by padded length: one call per group.
     std::map<std::int64_t, std::vector<std::size_t>> groups;
     for (std::size_t i = 0; i < runs.size(); ++i) {
@@ -469,19 +483,14 @@ std::vector<GenerationResult> generate_batch(Checkpoint& checkpoint,
       // Each row is charged its share of the call.
       const double share = ms_since(t_fwd) / static_cast<double>(canvases.size());
       for (std::size_t m = 0; m < members.size(); ++m) {
-        const std::size_t i = members[m];
         const std::size_t end = m + 1 < members.size() ? first_input[m + 1] : canvases.size();
         std::vector<at::Tensor> mine(logits.begin() + first_input[m], logits.begin() + end);
-        runs[i]->apply(mine, share * static_cast<double>(mine.size()));
-        active[i] = runs[i]->advance();
-        if (!active[i]) finished_ms[i] = ms_since(t_start);
+        runs[members[m]]->apply(mine, share * static_cast<double>(mine.size()));
+        step_row(members[m]);
       }
     }
   }
-  std::vector<GenerationResult> results;
-  results.reserve(runs.size());
-  for (std::size_t i = 0; i < runs.size(); ++i) results.push_back(runs[i]->finish(finished_ms[i]));
-  return results;
+  return finished;
 }
 
 }  // namespace dlm

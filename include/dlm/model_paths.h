@@ -18,6 +18,13 @@ std::vector<std::string> default_model_candidates();
 // The first existing candidate; throws UsageError listing where it looked.
 std::string default_model_path();
 
+// File name of the shipped causal judge (dlm sweep --judge), under models/.
+inline constexpr const char* kDefaultJudgeFile = "kjv-judge.pt";
+// Candidate paths of the shipped judge, searched like the model's ($DLM_JUDGE first if set).
+std::vector<std::string> default_judge_candidates();
+// The first existing candidate; throws UsageError listing where it looked.
+std::string default_judge_path();
+
 // The sentencepiece module's path ($DLM_SPM_MODULE first if set); throws Error if absent.
 std::string spm_module_path();
 

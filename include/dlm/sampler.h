@@ -3,7 +3,9 @@
 // and how many positions each step unmasks; a token rule proposes a candidate and a
 // score per masked position; a selection rule (top-k, alg_temp sampling, threshold,
 // factor, or independent reveal) commits some; final text is streamed.
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -83,5 +85,12 @@ struct BatchRequest {
 // alone. Requests must be valid (validate()); results come back in request order.
 std::vector<GenerationResult> generate_batch(Checkpoint& checkpoint,
                                              const std::vector<BatchRequest>& requests);
+
+// The same, handing each result to `on_done(request index, result)` as soon as its row
+// finishes; when `cancel` becomes true, stops after the current forward call and drops
+// the unfinished rows. Returns the number of rows finished.
+std::size_t generate_batch(Checkpoint& checkpoint, const std::vector<BatchRequest>& requests,
+                           const std::function<void(std::size_t, GenerationResult&&)>& on_done,
+                           const std::atomic<bool>* cancel = nullptr);
 
 }  // namespace dlm

@@ -23,5 +23,7 @@ void apply_config_file(CLI::App& cmd, const std::string& path);
 
 Runner add_generate(CLI::App& app);
 Runner add_info(CLI::App& app);
+Runner add_batch(CLI::App& app);
+Runner add_sweep(CLI::App& app);
 
 }  // namespace dlm::cli

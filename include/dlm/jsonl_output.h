@@ -1,0 +1,43 @@
+#pragma once
+// An append-only JSON Lines output that survives interruption: every record is one
+// write() of a whole line, flushed at once and synced to disk at intervals; reopening
+// with resume repairs a torn last line and reports which records are already there.
+#include <chrono>
+#include <cstdint>
+#include <set>
+#include <string>
+
+namespace dlm {
+
+class JsonlOutput {
+ public:
+  // `path` "-" is stdout (no resume). An existing non-empty file is refused (UsageError)
+  // unless `resume` (keep it, append) or `overwrite` (truncate it).
+  JsonlOutput(const std::string& path, bool resume, bool overwrite, double sync_seconds);
+  ~JsonlOutput();
+  JsonlOutput(const JsonlOutput&) = delete;
+  JsonlOutput& operator=(const JsonlOutput&) = delete;
+
+  // What an earlier run left (resume): the ids and input lines of its records.
+  const std::set<std::string>& done_ids() const { return done_ids_; }
+  const std::set<std::int64_t>& done_lines() const { return done_lines_; }
+  std::size_t repaired_bytes() const { return repaired_bytes_; }  // torn tail dropped
+
+  // Appends one record (a JSON object without the newline).
+  void append(const std::string& json);
+  void sync();
+
+ private:
+  void scan_existing();
+
+  std::string path_;
+  int fd_ = -1;
+  bool owns_fd_ = false;
+  double sync_seconds_;
+  std::chrono::steady_clock::time_point last_sync_;
+  std::set<std::string> done_ids_;
+  std::set<std::int64_t> done_lines_;
+  std::size_t repaired_bytes_ = 0;
+};
+
+}  // namespace dlm

@@ -1,0 +1,231 @@
+// `dlm batch`: JSONL in, JSONL out; batched, resumable, one output record per input line.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <set>
+
+#include "cli/commands.h"
+#include "cli/sampling_flags.h"
+#include "dlm/batch.h"
+#include "dlm/checkpoint.h"
+#include "dlm/error.h"
+#include "dlm/jsonl_output.h"
+#include "dlm/model_paths.h"
+#include "dlm/sampler.h"
+
+namespace dlm::cli {
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+
+extern "C" void on_interrupt(int) { g_interrupted.store(true); }
+
+struct BatchCommand {
+  SamplingFlags flags;
+  std::string input;
+  std::string output;
+  bool resume = false;
+  bool overwrite = false;
+  std::int64_t batch_size = 16;
+  std::int64_t max_batch_tokens = 16384;
+  std::string shard;
+  double sync_seconds = 1.0;
+  LogOptions log;
+};
+
+std::vector<std::string> read_lines(const std::string& path) {
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  if (path != "-") {
+    file.open(path, std::ios::binary);
+    if (!file) {
+      throw UsageError(fmt::format("cannot read input '{}': {}; check the path given to -i", path,
+                                   std::strerror(errno)));
+    }
+    in = &file;
+  }
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(*in, line);) lines.push_back(line);
+  return lines;
+}
+
+bool blank(const std::string& s) {
+  return std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isspace(c); });
+}
+
+// Progress on stderr when it is a terminal: records, tokens/s, ETA.
+class Progress {
+ public:
+  Progress(std::size_t total, bool enabled) : total_(total), enabled_(enabled) {}
+  void record(std::int64_t tokens) {
+    ++done_;
+    tokens_ += tokens;
+    if (!enabled_) return;
+    const double s = seconds();
+    const double rate = s > 0 ? tokens_ / s : 0;
+    const double eta = done_ > 0 ? s / done_ * (total_ - done_) : 0;
+    std::cerr << fmt::format("\r{}/{} records | {:.1f} tokens/s | ETA {:.0f} s   ", done_, total_,
+                             rate, eta)
+              << std::flush;
+  }
+  void end() {
+    if (enabled_ && done_ > 0) std::cerr << "\n";
+  }
+  double seconds() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+  std::int64_t tokens() const { return tokens_; }
+
+ private:
+  std::size_t total_;
+  bool enabled_;
+  std::size_t done_ = 0;
+  std::int64_t tokens_ = 0;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+};
+
+int run(BatchCommand& c, CLI::App& cmd) {
+  std::signal(SIGINT, on_interrupt);  // from the start: a Ctrl-C during loading is clean too
+  std::signal(SIGTERM, on_interrupt);
+  resolve_sampling_flags(cmd, c.flags);
+  apply_log_options(c.log);
+  if (c.batch_size < 1) throw UsageError(fmt::format("--batch-size {} must be >= 1; try 16", c.batch_size));
+  if (c.max_batch_tokens < 1) {
+    throw UsageError(fmt::format("--max-batch-tokens {} must be >= 1", c.max_batch_tokens));
+  }
+  if (c.resume && c.overwrite) throw UsageError("--resume and --overwrite exclude each other; pick one");
+  Shard shard;
+  if (!c.shard.empty()) {
+    shard = parse_shard(c.shard);
+  } else if (auto slurm = slurm_shard([](const char* n) { return std::getenv(n); })) {
+    shard = *slurm;
+    spdlog::info("Slurm job array: shard {}/{}", shard.index, shard.count);
+  }
+  const auto lines = read_lines(c.input);
+  configure_runtime(c.flags.runtime);
+  const std::string model = c.flags.model.empty() ? default_model_path() : c.flags.model;
+  auto checkpoint = Checkpoint::load(model, c.flags.runtime.device);
+  JsonlOutput out(c.output, c.resume, c.overwrite, c.sync_seconds);
+  if (out.repaired_bytes() > 0) {
+    spdlog::warn("dropped a torn last line ({} bytes) left by an interrupted run in {}",
+                 out.repaired_bytes(), c.output);
+  }
+
+  // Parse, dedupe, skip what is done; error records go out at once.
+  std::set<std::string> unknown, seen;
+  std::vector<BatchRecord> pending;
+  std::vector<std::vector<std::int64_t>> prompt_ids;
+  std::size_t skipped = 0, failed = 0, done = 0, total = 0;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    if (blank(lines[i])) continue;
+    BatchRecord r = parse_batch_record(lines[i], static_cast<std::int64_t>(i + 1), c.flags.options,
+                                       c.flags.options.seed, unknown);
+    if (!in_shard(shard, r.id)) continue;
+    ++total;
+    const bool duplicate = !seen.insert(r.id).second;
+    if (duplicate ? out.done_lines().count(r.line) > 0 : out.done_ids().count(r.id) > 0) {
+      ++skipped;
+      continue;
+    }
+    if (duplicate && r.error.empty()) {
+      r.error = fmt::format("line {}: duplicate id '{}' (an earlier line has it)", r.line, r.id);
+    }
+    std::vector<std::int64_t> ids;
+    if (r.error.empty()) {
+      try {
+        ids = encode_prompt(*checkpoint, r.prompt);
+        validate(r.options, *checkpoint, static_cast<std::int64_t>(ids.size()));
+      } catch (const UsageError& e) {
+        r.error = fmt::format("line {}: {}", r.line, e.what());
+      }
+    }
+    if (!r.error.empty()) {
+      out.append(batch_error_json(r, r.error));
+      ++failed;
+      continue;
+    }
+    pending.push_back(std::move(r));
+    prompt_ids.push_back(std::move(ids));
+  }
+  for (const auto& name : unknown) spdlog::warn("unknown field \"{}\" ignored", name);
+
+  // Rows of equal padded length share forward calls: order by it, then chunk.
+  std::vector<std::size_t> order(pending.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  const auto padded = [&](std::size_t i) {
+    return padded_length(static_cast<std::int64_t>(prompt_ids[i].size()) +
+                             pending[i].options.max_new_tokens,
+                         pending[i].options.pad_multiple);
+  };
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return padded(a) < padded(b); });
+
+  Progress progress(pending.size(), !c.log.quiet && isatty(STDERR_FILENO) == 1);
+  std::size_t next = 0;
+  while (next < order.size() && !g_interrupted.load()) {
+    std::vector<BatchRequest> requests;
+    std::vector<std::size_t> members;
+    std::int64_t tokens = 0;
+    while (next < order.size() && static_cast<std::int64_t>(requests.size()) < c.batch_size) {
+      const std::size_t i = order[next];
+      const std::int64_t cost = padded(i) * (pending[i].options.cfg_scale > 0 ? 2 : 1);
+      if (!requests.empty() && tokens + cost > c.max_batch_tokens) break;
+      tokens += cost;
+      requests.push_back(BatchRequest{prompt_ids[i], pending[i].options, nullptr});
+      members.push_back(i);
+      ++next;
+    }
+    generate_batch(*checkpoint, requests,
+                   [&](std::size_t k, GenerationResult&& result) {
+                     const BatchRecord& r = pending[members[k]];
+                     out.append(batch_output_json(r, result, result.total_ms - result.load_ms));
+                     ++done;
+                     progress.record(r.options.max_new_tokens);
+                   },
+                   &g_interrupted);
+  }
+  progress.end();
+  out.sync();
+  const double seconds = progress.seconds();
+  if (g_interrupted.load()) {
+    std::cerr << fmt::format("dlm: interrupted: {} records written to {}; run the same command "
+                             "with --resume to continue\n", done + failed, c.output);
+    return 130;
+  }
+  if (!c.log.quiet) {
+    std::cerr << fmt::format("batch: {} done, {} failed, {} skipped (already in the output) of {} | "
+                             "{:.1f} tokens/s ({} tokens in {:.1f} s)\n", done, failed, skipped,
+                             total, seconds > 0 ? progress.tokens() / seconds : 0.0,
+                             progress.tokens(), seconds);
+  }
+  return failed > 0 ? 3 : 0;
+}
+
+}  // namespace
+
+Runner add_batch(CLI::App& app) {
+  auto c = std::make_shared<BatchCommand>();
+  CLI::App* cmd = app.add_subcommand("batch", "Generate for every record of a JSONL file; resumable");
+  add_sampling_flags(*cmd, c->flags);
+  cmd->add_option("-i,--input", c->input, "Input JSONL ('-': stdin): {\"id\", \"prompt\", settings...}")->required();
+  cmd->add_option("-o,--output", c->output, "Output JSONL ('-': stdout), one record per input line")->required();
+  cmd->add_flag("--resume", c->resume, "Continue an interrupted run: skip records already in the output");
+  cmd->add_flag("--overwrite", c->overwrite, "Replace an existing output");
+  cmd->add_option("--batch-size", c->batch_size, "Records generated together")->capture_default_str();
+  cmd->add_option("--max-batch-tokens", c->max_batch_tokens, "Most padded canvas tokens in one batch")->capture_default_str();
+  cmd->add_option("--shard", c->shard, "I/N: process shard I (from 0) of N (default in a Slurm array: its task)");
+  cmd->add_option("--sync-every", c->sync_seconds, "Seconds between syncs of the output to disk")->capture_default_str();
+  add_log_options(*cmd, c->log);
+  return [c, cmd] { return run(*c, *cmd); };
+}
+
+}  // namespace dlm::cli

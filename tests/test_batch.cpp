@@ -1,0 +1,295 @@
+// dlm batch: record parsing, shards, the crash-safe output, batch invariance, and the
+// command's guarantees (exit codes, resume, SIGKILL at random moments).
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <map>
+#include <random>
+#include <sstream>
+
+#include "dlm/batch.h"
+#include "dlm/checkpoint.h"
+#include "dlm/jsonl_output.h"
+#include "dlm/sampler.h"
+#include "test_support.h"
+
+namespace {
+
+using nlohmann::json;
+using dlm_test::TempDir;
+
+dlm::Checkpoint& model() {
+  static auto ck = [] {
+    dlm::configure_runtime(dlm::RuntimeOptions{"cpu", 1});
+    return dlm::Checkpoint::load(dlm_test::shipped_model_path(), "cpu");
+  }();
+  return *ck;
+}
+
+dlm::BatchRecord parse(const std::string& line, std::set<std::string>* unknown_out = nullptr) {
+  std::set<std::string> unknown;
+  dlm::GenerateOptions defaults;
+  defaults.max_new_tokens = 32;
+  defaults.steps = 32;
+  auto r = dlm::parse_batch_record(line, 7, defaults, 42, unknown);
+  if (unknown_out) *unknown_out = unknown;
+  return r;
+}
+
+struct Run {
+  int exit_code = -1;
+  std::string err;
+};
+
+Run run_shell(const std::string& command) {
+  TempDir dir;
+  const int status = std::system((command + " 2>" + dir.file("err")).c_str());
+  Run r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.err = dlm_test::read_file(dir.file("err"));
+  return r;
+}
+
+std::string dlm_batch(const std::string& args) {
+  return std::string(DLM_EXECUTABLE) + " batch -q -t 1 " + args + " </dev/null";
+}
+
+// Input lines of varying prompt lengths and settings.
+std::string input_lines(int count) {
+  const char* prompts[] = {"In the beginning", "And the LORD said unto Moses,", "Blessed are the",
+                           "And it came to pass, when the king heard", "Praise ye the LORD."};
+  std::ostringstream out;
+  for (int i = 0; i < count; ++i) {
+    json j{{"id", "r" + std::to_string(i)}, {"prompt", prompts[i % 5]}};
+    if (i % 3 == 1) j["temperature"] = 0.8;
+    out << j.dump() << "\n";
+  }
+  return out.str();
+}
+
+// Every line of `path` parses; returns the count of records per input line.
+std::map<std::int64_t, int> records_per_line(const std::string& path) {
+  std::map<std::int64_t, int> count;
+  std::istringstream in(dlm_test::read_file(path));
+  for (std::string line; std::getline(in, line);) {
+    INFO("output line: " << line);
+    const json j = json::parse(line);  // throws (fails) on a partial record
+    ++count[j.at("line").get<std::int64_t>()];
+  }
+  return count;
+}
+
+}  // namespace
+
+TEST_CASE("batch records: flat, OpenAI envelope, aliases and derived seeds", "[batch]") {
+  auto r = parse(R"({"id": "q1", "prompt": "Hi", "max_tokens": 8, "temperature": 0.5, "stop": "x"})");
+  CHECK(r.error.empty());
+  CHECK(r.id == "q1");
+  CHECK(r.line == 7);
+  CHECK(r.options.max_new_tokens == 8);
+  CHECK(r.options.steps == 8);  // shortened without naming steps: steps follow
+  CHECK(r.options.temperature == 0.5);
+  CHECK(r.options.stop == std::vector<std::string>{"x"});
+  CHECK(r.options.seed == dlm::derive_seed(42, "q1"));
+  CHECK(dlm::derive_seed(42, "q1") != dlm::derive_seed(42, "q2"));
+  CHECK(dlm::derive_seed(42, "q1") != dlm::derive_seed(43, "q1"));
+
+  r = parse(R"({"custom_id": "c7", "method": "POST", "body": {"prompt": "Hello", "seed": 5, "top_p": 0.9}})");
+  CHECK(r.error.empty());
+  CHECK(r.id == "c7");
+  CHECK(r.prompt == "Hello");
+  CHECK(r.options.seed == 5);
+  CHECK(r.options.top_p == 0.9);
+
+  r = parse(R"({"prompt": "no id", "algorithm": "low_confidence", "threshold": 0.8})");
+  CHECK(r.id == "line-7");
+  CHECK(r.options.algorithm == dlm::Algorithm::kConfidence);
+  CHECK(r.options.threshold == 0.8);
+}
+
+TEST_CASE("bad batch records become errors naming the line, never exceptions", "[batch]") {
+  CHECK_THAT(parse("{not json").error, Catch::Matchers::Contains("line 7: malformed JSON"));
+  CHECK_THAT(parse("[1, 2]").error, Catch::Matchers::Contains("JSON object"));
+  CHECK_THAT(parse(R"({"id": "x"})").error, Catch::Matchers::Contains("missing \"prompt\""));
+  CHECK_THAT(parse(R"({"prompt": 3})").error, Catch::Matchers::Contains("missing \"prompt\""));
+  CHECK_THAT(parse(R"({"prompt": "a", "steps": "many"})").error,
+             Catch::Matchers::Contains("\"steps\" has the wrong type"));
+  CHECK_THAT(parse(R"({"prompt": "a", "algorithm": "greedy"})").error,
+             Catch::Matchers::Contains("--algorithm 'greedy'"));
+  std::set<std::string> unknown;
+  CHECK(parse(R"({"prompt": "a", "colour": 1, "reference": "b"})", &unknown).error.empty());
+  CHECK(unknown == std::set<std::string>{"colour"});
+}
+
+TEST_CASE("shards partition the records; Slurm arrays give the default shard", "[batch]") {
+  std::map<std::string, int> owners;
+  for (int s = 0; s < 4; ++s) {
+    for (int i = 0; i < 200; ++i) {
+      const std::string id = "id" + std::to_string(i);
+      if (dlm::in_shard(dlm::Shard{s, 4}, id)) ++owners[id];
+    }
+  }
+  CHECK(owners.size() == 200);
+  for (const auto& [id, n] : owners) CHECK(n == 1);
+  CHECK(dlm::parse_shard("2/5").index == 2);
+  for (const char* bad : {"5/5", "-1/3", "a/b", "1/0", "1", "1/2/3"}) {
+    CHECK_THROWS_AS(dlm::parse_shard(bad), dlm::UsageError);
+  }
+  std::map<std::string, std::string> env{{"SLURM_ARRAY_TASK_ID", "7"}, {"SLURM_ARRAY_TASK_MIN", "5"},
+                                         {"SLURM_ARRAY_TASK_COUNT", "4"}, {"SLURM_ARRAY_TASK_STEP", "1"}};
+  const auto getenv = [&](const char* n) { return env.count(n) ? env[n].c_str() : nullptr; };
+  auto shard = dlm::slurm_shard(getenv);
+  REQUIRE(shard);
+  CHECK(shard->index == 2);
+  CHECK(shard->count == 4);
+  env["SLURM_ARRAY_TASK_STEP"] = "2";
+  CHECK_THROWS_AS(dlm::slurm_shard(getenv), dlm::UsageError);
+  env.clear();
+  CHECK_FALSE(dlm::slurm_shard(getenv));
+}
+
+TEST_CASE("the output refuses to clobber, repairs a torn line and knows what is done", "[batch]") {
+  TempDir dir;
+  const std::string path = dir.file("out.jsonl");
+  dlm_test::write_file(path, "{\"id\":\"a\",\"line\":1}\n{\"id\":\"b\",\"line\":2}\n{\"id\":\"c\",\"li");
+  CHECK_THROWS_AS(dlm::JsonlOutput(path, false, false, 1.0), dlm::UsageError);
+  {
+    dlm::JsonlOutput out(path, true, false, 1.0);
+    CHECK(out.repaired_bytes() == 13);  // the 13 bytes of {"id":"c","li
+    CHECK(out.done_ids() == std::set<std::string>{"a", "b"});
+    CHECK(out.done_lines() == std::set<std::int64_t>{1, 2});
+    out.append("{\"id\":\"c\",\"line\":3}");
+  }
+  CHECK(dlm_test::read_file(path) ==
+        "{\"id\":\"a\",\"line\":1}\n{\"id\":\"b\",\"line\":2}\n{\"id\":\"c\",\"line\":3}\n");
+  { dlm::JsonlOutput out(path, false, true, 1.0); }
+  CHECK(dlm_test::read_file(path).empty());
+}
+
+TEST_CASE("a record's tokens are the same alone and in any batch", "[batch][invariance]") {
+  auto& ck = model();
+  const std::vector<std::string> prompts{"In the beginning", "And the LORD said unto Moses,",
+                                         "Blessed are the", "And it came to pass, when the king",
+                                         "Praise ye the LORD.", "Hear, O Israel:"};
+  for (const double temperature : {0.0, 0.9}) {
+    std::vector<dlm::BatchRequest> requests;
+    for (std::size_t i = 0; i < prompts.size(); ++i) {
+      dlm::GenerateOptions o;
+      o.max_new_tokens = 24;
+      o.steps = 12;
+      o.block_length = 8;
+      o.temperature = temperature;
+      o.seed = 100 + i;
+      if (i == 2) o.algorithm = dlm::Algorithm::kRandom;
+      if (i == 3) o.threshold = 0.5;
+      if (i == 4) o.eos = dlm::EosPolicy::kStop;
+      requests.push_back({dlm::encode_prompt(ck, prompts[i]), o, nullptr});
+    }
+    const auto together = dlm::generate_batch(ck, requests);
+    // A different batch composition: reversed, and in pairs.
+    std::vector<dlm::BatchRequest> reversed(requests.rbegin(), requests.rend());
+    const auto backwards = dlm::generate_batch(ck, reversed);
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+      INFO("request " << i << " at temperature " << temperature);
+      const auto alone = dlm::generate(ck, requests[i].prompt_ids, requests[i].options);
+      CHECK(together[i].token_ids == alone.token_ids);
+      CHECK(together[i].text == alone.text);
+      CHECK(together[i].nfe == alone.nfe);
+      CHECK(backwards[requests.size() - 1 - i].token_ids == alone.token_ids);
+      const auto pair = dlm::generate_batch(ck, {requests[i], requests[(i + 1) % requests.size()]});
+      CHECK(pair[0].token_ids == alone.token_ids);
+    }
+  }
+}
+
+TEST_CASE("dlm batch writes one record per line and exits 3 when some failed", "[batch][cli]") {
+  TempDir dir;
+  dlm_test::write_file(dir.file("in.jsonl"),
+                       input_lines(3) + "not json\n{\"id\": \"r0\", \"prompt\": \"dup\"}\n\n" +
+                           "{\"id\": \"long\", \"prompt\": \"" + std::string(3000, 'a') + " b\"}\n");
+  const auto r = run_shell(dlm_batch("-n 8 --steps 8 -i " + dir.file("in.jsonl") + " -o " +
+                                     dir.file("out.jsonl")));
+  CHECK(r.exit_code == 3);
+  const auto counts = records_per_line(dir.file("out.jsonl"));
+  CHECK(counts == std::map<std::int64_t, int>{{1, 1}, {2, 1}, {3, 1}, {4, 1}, {5, 1}, {7, 1}});
+  std::istringstream in(dlm_test::read_file(dir.file("out.jsonl")));
+  std::map<std::int64_t, json> by_line;
+  for (std::string line; std::getline(in, line);) {
+    const json j = json::parse(line);
+    by_line[j["line"]] = j;
+  }
+  CHECK(by_line[1]["finish_reason"] != "error");
+  CHECK(by_line[1].contains("elapsed_ms"));
+  CHECK(by_line[1].contains("token_ids"));
+  CHECK(by_line[4]["finish_reason"] == "error");
+  CHECK_THAT(by_line[5]["error"].get<std::string>(), Catch::Matchers::Contains("duplicate id"));
+  CHECK_THAT(by_line[7]["error"].get<std::string>(), Catch::Matchers::Contains("maximum sequence length"));
+
+  const auto all_ok = run_shell(dlm_batch("-n 8 --steps 8 -i " + dir.file("in.jsonl") + " -o " +
+                                          dir.file("out.jsonl")));
+  CHECK(all_ok.exit_code == 2);  // refuses to clobber
+  CHECK_THAT(all_ok.err, Catch::Matchers::Contains("--resume"));
+}
+
+TEST_CASE("dlm batch exits 2 for unusable arguments or input files", "[batch][cli]") {
+  TempDir dir;
+  dlm_test::write_file(dir.file("in.jsonl"), input_lines(2));
+  for (const std::string args :
+       {"-i " + dir.file("missing.jsonl") + " -o " + dir.file("o1.jsonl"),
+        "-i " + dir.file("in.jsonl") + " -o " + dir.file("o2.jsonl") + " --shard 3/3",
+        "-i " + dir.file("in.jsonl") + " -o " + dir.file("o3.jsonl") + " --batch-size 0",
+        "-i " + dir.file("in.jsonl") + " -o " + dir.file("o4.jsonl") + " --resume --overwrite",
+        "-i " + dir.file("in.jsonl") + " -o " + dir.file("nodir/o5.jsonl"),
+        "-i " + dir.file("in.jsonl") + " -o - --resume"}) {
+    INFO(args);
+    const auto r = run_shell(dlm_batch(args));
+    CHECK(r.exit_code == 2);
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  }
+}
+
+TEST_CASE("dlm batch survives SIGKILL at random moments: every line exactly once", "[batch][cli]") {
+  TempDir dir;
+  const int records = 12;
+  dlm_test::write_file(dir.file("in.jsonl"), input_lines(records));
+  const std::string cmd = dlm_batch("-n 16 --steps 16 --batch-size 4 --sync-every 0 -i " +
+                                    dir.file("in.jsonl") + " -o " + dir.file("out.jsonl"));
+  std::mt19937 rng(1234);
+  std::uniform_real_distribution<double> when(0.4, 2.5);
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    const auto r = run_shell("timeout -s KILL " + std::to_string(when(rng)) + " " + cmd + " --resume");
+    (void)r;  // killed (or done): either way the file must hold whole records only
+    for (const auto& [line, n] : records_per_line(dir.file("out.jsonl"))) CHECK(n == 1);
+  }
+  const auto last = run_shell(cmd + " --resume");
+  CHECK(last.exit_code == 0);
+  const auto counts = records_per_line(dir.file("out.jsonl"));
+  CHECK(counts.size() == static_cast<std::size_t>(records));
+  for (const auto& [line, n] : counts) CHECK(n == 1);
+
+  // A torn last line (a crash mid-write) is repaired on resume and its record redone.
+  const std::string whole = dlm_test::read_file(dir.file("out.jsonl"));
+  const std::size_t last_start = whole.rfind('\n', whole.size() - 2) + 1;
+  dlm_test::write_file(dir.file("out.jsonl"), whole.substr(0, last_start + 10));
+  std::string loud = cmd;
+  loud.replace(loud.find(" -q "), 4, " ");  // the repair is reported as a warning
+  const auto repaired = run_shell(loud + " --resume");
+  CHECK(repaired.exit_code == 0);
+  CHECK_THAT(repaired.err, Catch::Matchers::Contains("torn last line"));
+  const auto again = records_per_line(dir.file("out.jsonl"));
+  CHECK(again.size() == static_cast<std::size_t>(records));
+  for (const auto& [line, n] : again) CHECK(n == 1);
+}
+
+TEST_CASE("Ctrl-C stops dlm batch cleanly and says how to resume", "[batch][cli]") {
+  TempDir dir;
+  dlm_test::write_file(dir.file("in.jsonl"), input_lines(40));
+  const auto r = run_shell("timeout --preserve-status -s INT 4 " + dlm_batch("-n 32 --steps 32 --batch-size 2 -i " +
+                                                           dir.file("in.jsonl") + " -o " +
+                                                           dir.file("out.jsonl")));
+  CHECK(r.exit_code == 130);
+  CHECK_THAT(r.err, Catch::Matchers::Contains("--resume"));
+  for (const auto& [line, n] : records_per_line(dir.file("out.jsonl"))) CHECK(n == 1);
+}
