@@ -1,0 +1,85 @@
+#!/usr/bin/python3
+"""Throughput of `dlm batch` at --batch-size 1 versus 16 on the shipped model.
+
+64 held-out prompts of mixed lengths (cut at 8..60 words), 64 new tokens, 64 steps,
+run by `dlm batch` with each batch size (alternating, --rounds times, to share the
+machine's noise); prints generated tokens/s (median) and peak memory (max RSS).
+
+Usage: /usr/bin/python3 scripts/bench_batch.py [--dlm build/dlm] [--rounds 1] [--threads 2]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+from prepare_data import heldout_refs, read_kjv  # noqa: E402
+
+
+def prompts(count: int) -> list:
+    verses = read_kjv()
+    held = set(heldout_refs(verses))
+    texts = [text for ref, text in verses if ref in held]
+    out = []
+    for i in range(count):
+        words = " ".join(texts[3 * i:3 * i + 3]).split()
+        out.append(" ".join(words[:8 + (i * 13) % 53]))
+    return out
+
+
+def run(dlm: str, inp: Path, batch_size: int, threads: int) -> tuple:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out.jsonl"
+        cmd = [dlm, "batch", "-q", "-i", str(inp), "-o", str(out), "-n", "64", "--steps", "64",
+               "--batch-size", str(batch_size), "-t", str(threads)]
+        t0 = time.time()
+        child = subprocess.Popen(cmd)
+        _, status, usage = os.wait4(child.pid, 0)  # this child's own peak RSS
+        seconds = time.time() - t0
+        if status != 0:
+            raise SystemExit(f"{' '.join(cmd)} failed with status {status}")
+        peak_kb = usage.ru_maxrss
+        records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(records) == 64 and all(r["finish_reason"] != "error" for r in records)
+    return 64 * 64 / seconds, peak_kb / 1024, {r["id"]: r["token_ids"] for r in records}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--dlm", default=str(ROOT / "build" / "dlm"))
+    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        inp = Path(tmp) / "in.jsonl"
+        inp.write_text("".join(json.dumps({"id": f"p{i}", "prompt": p}) + "\n"
+                               for i, p in enumerate(prompts(64))))
+        speeds = {1: [], 16: []}
+        peaks = {1: 0.0, 16: 0.0}
+        tokens = {}
+        for _ in range(args.rounds):
+            for bs in (1, 16):
+                speed, peak, toks = run(args.dlm, inp, bs, args.threads)
+                speeds[bs].append(speed)
+                peaks[bs] = max(peaks[bs], peak)
+                tokens[bs] = toks
+                print(f"batch-size {bs}: {speed:.2f} tokens/s", file=sys.stderr, flush=True)
+    same = sum(tokens[1][k] == tokens[16][k] for k in tokens[1])
+    print("| batch size | tokens/s (median, incl. load) | peak RSS MiB |")
+    print("|---|---|---|")
+    for bs in (1, 16):
+        print(f"| {bs} | {statistics.median(speeds[bs]):.2f} | {peaks[bs]:.0f} |")
+    print(f"\nspeed-up 16 vs 1: {statistics.median(speeds[16]) / statistics.median(speeds[1]):.2f}x; "
+          f"records with identical tokens in both runs: {same}/64")
+
+
+if __name__ == "__main__":
+    main()
