@@ -219,3 +219,46 @@ TEST_CASE("dlm matches the Python reference samplers token for token", "[referen
     }
   }
 }
+
+TEST_CASE("shifted-logit checkpoints are read at output i - 1 by dlm and the reference",
+          "[reference]") {
+  const std::string model = std::string(DLM_SOURCE_DIR) + "/tests/data/shifted-tiny.pt";
+  dlm::configure_runtime(dlm::RuntimeOptions{"cpu", 2});
+  auto checkpoint = dlm::Checkpoint::load(model, "cpu");
+  REQUIRE(checkpoint->config().shifted_logits);
+  const std::vector<json> settings{
+      {{"block_length", 8}},
+      {{"schedule", "timestep"}, {"style", "dream"}, {"algorithm", "entropy"}},
+      {{"schedule", "timestep"}, {"style", "dream"}, {"algorithm", "origin"}},
+      {{"block_length", 8}, {"threshold", 0.5}}};
+  json input = json::array();
+  std::vector<json> options;
+  std::size_t i = 0;
+  for (const auto& s : settings) {
+    for (const double temperature : {0.0, 0.9}) {
+      json o = s;
+      o["max_new_tokens"] = 24;
+      o["steps"] = 12;
+      if (!o.contains("block_length")) o["block_length"] = 32;
+      o["temperature"] = temperature;
+      o["seed"] = 5 + i;
+      options.push_back(o);
+      input.push_back({{"prompt", kPrompts[i++ % kPrompts.size()]}, {"options", o}});
+    }
+  }
+  dlm_test::TempDir dir;
+  dlm_test::write_file(dir.file("cases.json"), input.dump());
+  const auto lines = run_lines("OPENBLAS_NUM_THREADS=1 /usr/bin/python3 " + std::string(DLM_SOURCE_DIR) +
+                               "/scripts/reference/run_cases.py --threads 2 --model " +
+                               shell_quote(model) + " " + shell_quote(dir.file("cases.json")));
+  REQUIRE(lines.size() == options.size());
+  for (std::size_t k = 0; k < options.size(); ++k) {
+    INFO(options[k].dump());
+    LastCanvas last;
+    const auto prompt_ids = dlm::encode_prompt(*checkpoint, input[k]["prompt"].get<std::string>());
+    const auto result = dlm::generate(*checkpoint, prompt_ids, to_options(options[k]), &last);
+    const json ref = json::parse(lines[k]);
+    CHECK(last.generated == ref["generated"].get<std::vector<std::int64_t>>());
+    CHECK(result.nfe == ref["nfe"].get<std::int64_t>());
+  }
+}
