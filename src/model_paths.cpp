@@ -29,44 +29,49 @@ std::string executable_dir() {
   return ec ? std::string(".") : exe.parent_path().string();
 }
 
-std::vector<std::string> default_model_candidates() {
+namespace {
+
+// Where a file shipped under models/ may be: $env first, then the install prefix, the
+// build tree's sibling, the source tree.
+std::vector<std::string> shipped_candidates(const char* env_name, const char* file) {
   std::vector<std::string> out;
-  if (const char* env = std::getenv("DLM_MODEL"); env && *env) out.emplace_back(env);
+  if (const char* env = std::getenv(env_name); env && *env) out.emplace_back(env);
   const fs::path exe = executable_dir();
-  out.push_back((exe / ".." / DLM_INSTALL_DATADIR / "models" / kDefaultModelFile).string());
-  out.push_back((exe / ".." / "models" / kDefaultModelFile).string());
-  out.push_back((fs::path(DLM_SOURCE_DIR) / "models" / kDefaultModelFile).string());
+  out.push_back((exe / ".." / DLM_INSTALL_DATADIR / "models" / file).string());
+  out.push_back((exe / ".." / "models" / file).string());
+  out.push_back((fs::path(DLM_SOURCE_DIR) / "models" / file).string());
   return out;
+}
+
+// The first existing candidate, or a UsageError naming where it looked and `way_out`.
+std::string find_shipped(const std::vector<std::string>& candidates, const char* what,
+                         const char* file, const char* way_out) {
+  const std::string found = first_existing(candidates);
+  if (found.empty()) {
+    throw UsageError(fmt::format("the default {} {} is not in {}; {}", what, file,
+                                 fmt::join(candidates, ", "), way_out));
+  }
+  return fs::path(found).lexically_normal().string();
+}
+
+}  // namespace
+
+std::vector<std::string> default_model_candidates() {
+  return shipped_candidates("DLM_MODEL", kDefaultModelFile);
 }
 
 std::string default_model_path() {
-  const auto candidates = default_model_candidates();
-  std::string found = first_existing(candidates);
-  if (found.empty()) {
-    throw UsageError(fmt::format("the default model {} is not in {}; pass -m PATH to a checkpoint",
-                                 kDefaultModelFile, fmt::join(candidates, ", ")));
-  }
-  return fs::path(found).lexically_normal().string();
+  return find_shipped(default_model_candidates(), "model", kDefaultModelFile,
+                      "pass -m PATH to a checkpoint");
 }
 
 std::vector<std::string> default_judge_candidates() {
-  std::vector<std::string> out;
-  if (const char* env = std::getenv("DLM_JUDGE"); env && *env) out.emplace_back(env);
-  const fs::path exe = executable_dir();
-  out.push_back((exe / ".." / DLM_INSTALL_DATADIR / "models" / kDefaultJudgeFile).string());
-  out.push_back((exe / ".." / "models" / kDefaultJudgeFile).string());
-  out.push_back((fs::path(DLM_SOURCE_DIR) / "models" / kDefaultJudgeFile).string());
-  return out;
+  return shipped_candidates("DLM_JUDGE", kDefaultJudgeFile);
 }
 
 std::string default_judge_path() {
-  const auto candidates = default_judge_candidates();
-  std::string found = first_existing(candidates);
-  if (found.empty()) {
-    throw UsageError(fmt::format("the default judge {} is not in {}; pass --judge PATH to a causal "
-                                 "judge checkpoint", kDefaultJudgeFile, fmt::join(candidates, ", ")));
-  }
-  return fs::path(found).lexically_normal().string();
+  return find_shipped(default_judge_candidates(), "judge", kDefaultJudgeFile,
+                      "pass --judge PATH to a causal judge checkpoint");
 }
 
 std::string spm_module_path() {
