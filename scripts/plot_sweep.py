@@ -3,16 +3,17 @@
 
 Reads DIR/sweep.json (written by `dlm sweep`) and writes a PNG with three panels:
 
-  1. judge perplexity versus tokens/s, one line per setting other than steps
+  1. judge perplexity (log scale) versus tokens/s, one line per setting other than steps
      (algorithm, threshold, factor, alg-temp, block length, cache), each point labelled
      with its steps: the frontier is the lower right;
-  2. judge perplexity versus steps (log scale), the same lines;
+  2. judge perplexity versus steps (both axes log scale), the same lines;
   3. share of reference words reproduced in place versus steps (when prompts had
      references), with distinct-2 dashed: repetitive text shows as a distinct-2 drop.
 
 The judge perplexity of the reference continuations themselves, when present, is drawn
-as a dotted horizontal line (the floor). Settings whose rule ignores --steps (threshold,
-factor) are single points, placed at their forward calls per prompt on the steps axes.
+as a dotted horizontal line (real text; repetitive generated text can score below it).
+Settings whose rule ignores --steps (threshold, factor) are single points, placed at their
+forward calls per prompt on the steps axes.
 Needs matplotlib; dlm runs it with MPLBACKEND=Agg.
 
 Usage: /usr/bin/python3 scripts/plot_sweep.py DIR/sweep.json [OUT.png]   (default DIR/sweep.png)
@@ -113,8 +114,10 @@ def main() -> None:
     for ax in (frontier, by_steps):
         if floor:
             ax.axhline(floor, color="gray", linestyle=":", label=f"references ({floor:.1f})")
-        ax.set_ylabel("judge perplexity (lower is better)")
-        ax.grid(alpha=0.3)
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(ScalarFormatter())
+        ax.set_ylabel("judge perplexity (log scale; lower is more predictable)")
+        ax.grid(alpha=0.3, which="both")
     frontier.set_xlabel("tokens/s (generated positions per second)")
     frontier.set_title("speed/quality frontier (point labels: steps)")
     frontier.legend(fontsize=7)
@@ -130,7 +133,7 @@ def main() -> None:
         axes[2].set_ylabel("%")
         axes[2].set_title("reference words in place (solid), distinct-2 (dashed)")
         axes[2].grid(alpha=0.3)
-        axes[2].legend(fontsize=6)
+        axes[2].legend(fontsize=6, loc="best")
     fig.suptitle(f"dlm sweep: {Path(sweep['model']['path']).name}, "
                  f"{sweep['prompts']['count']} prompts, -n {settings.get('max_new_tokens')}, "
                  f"temperature {settings.get('temperature')}, judge "

@@ -113,8 +113,8 @@ std::string markdown(const std::vector<Json>& records, const Json& references) {
         md(r, "match5", "{:.1f}%", 100.0), md(r, "in_place", "{:.1f}%", 100.0));
   }
   if (references.is_object()) {
-    out += fmt::format("\nReference continuations (the floor): judge ppl {} over {} tokens, "
-                       "entropy {}, distinct-2 {}\n", md(references, "judge_ppl", "{:.2f}"),
+    out += fmt::format("\nReference continuations (real held-out text): judge ppl {} over {} "
+                       "tokens, entropy {}, distinct-2 {}\n", md(references, "judge_ppl", "{:.2f}"),
                        references.at("judge_tokens").dump(), md(references, "entropy", "{:.3f}"),
                        md(references, "distinct2", "{:.3f}"));
   }

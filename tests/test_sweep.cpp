@@ -409,7 +409,7 @@ TEST_CASE("dlm sweep end to end, then resume after losing a cell", "[sweep][cli]
   REQUIRE(first.exit_code == 0);
   CHECK(first.err.empty());  // -q
   CHECK_THAT(first.out, Contains("| steps | block | algorithm |"));
-  CHECK_THAT(first.out, Contains("Reference continuations (the floor): judge ppl"));
+  CHECK_THAT(first.out, Contains("Reference continuations (real held-out text): judge ppl"));
   CHECK(std::filesystem::exists(dir.file("out/sweep.png")));
 
   const json sweep = json::parse(dlm_test::read_file(dir.file("out/sweep.json")));

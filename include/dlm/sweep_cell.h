@@ -63,7 +63,8 @@ CellResult run_cell(Checkpoint& model, const Judge& judge, const std::vector<Swe
                     const SweepCell& cell, int repeats, int batch_size = 1);
 
 // The references themselves scored as completions (tokens by the denoiser's tokenizer):
-// the floor of judge perplexity. nullopt when no prompt carries a reference.
+// what real text scores (the "floor"; repetitive greedy text can score lower). nullopt
+// when no prompt carries a reference.
 std::optional<QualitySummary> score_references(const Checkpoint& model, const Judge& judge,
                                                const std::vector<SweepPrompt>& prompts);
 
