@@ -39,19 +39,7 @@ dlm::BatchRecord parse(const std::string& line, std::set<std::string>* unknown_o
   return r;
 }
 
-struct Run {
-  int exit_code = -1;
-  std::string err;
-};
-
-Run run_shell(const std::string& command) {
-  TempDir dir;
-  const int status = std::system((command + " 2>" + dir.file("err")).c_str());
-  Run r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.err = dlm_test::read_file(dir.file("err"));
-  return r;
-}
+using dlm_test::run_shell;
 
 std::string dlm_batch(const std::string& args) {
   return std::string(DLM_EXECUTABLE) + " batch -q -t 1 " + args + " </dev/null";

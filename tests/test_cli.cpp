@@ -18,35 +18,15 @@ using nlohmann::json;
 
 namespace {
 
-struct CliResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (const char c : s) out += (c == '\'') ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
+using dlm_test::CliResult;
+using dlm_test::run_shell;
+using dlm_test::shell_quote;
 
 const std::string& dlm_path() {
   static const std::string path = shell_quote(DLM_EXECUTABLE);
   return path;
 }
 
-// Runs a shell command line with stdout and stderr captured in files.
-CliResult run_shell(const std::string& command) {
-  TempDir dir;
-  const std::string out = dir.file("stdout"), err = dir.file("stderr");
-  const int status =
-      std::system(("{ " + command + "; } >" + shell_quote(out) + " 2>" + shell_quote(err)).c_str());
-  CliResult r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = dlm_test::read_file(out);
-  r.err = dlm_test::read_file(err);
-  return r;
-}
 
 // `dlm ARGS` with stdin from /dev/null (generate reads a prompt from a non-terminal stdin).
 CliResult run_dlm(const std::string& args) {

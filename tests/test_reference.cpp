@@ -109,11 +109,7 @@ struct LastCanvas : dlm::GenerationObserver {
   void on_step(const dlm::StepEvent& e) override { generated = e.generated; }
 };
 
-std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (const char ch : s) out += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
-  return out + "'";
-}
+using dlm_test::shell_quote;
 
 std::vector<std::string> run_lines(const std::string& command) {
   std::vector<std::string> lines;

@@ -2,6 +2,7 @@
 // Small helpers shared by the test files: the shipped model's path, scratch
 // directories, whole-file reads and writes, and the UsageError check. No torch here.
 #include <stdlib.h>
+#include <sys/wait.h>
 
 #include <catch2/catch.hpp>
 #include <filesystem>
@@ -63,6 +64,33 @@ void require_usage_error(Action&& action, const std::vector<std::string>& needle
     return;
   }
   FAIL("expected a dlm::UsageError mentioning '" << needles.front() << "'");
+}
+
+// `s` quoted for /bin/sh.
+inline std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (const char c : s) out += (c == '\'') ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// What a shell command printed and how it exited.
+struct CliResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs a shell command line with stdout and stderr captured in files.
+inline CliResult run_shell(const std::string& command) {
+  TempDir dir;
+  const std::string out = dir.file("stdout"), err = dir.file("stderr");
+  const int status =
+      std::system(("{ " + command + "; } >" + shell_quote(out) + " 2>" + shell_quote(err)).c_str());
+  CliResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = read_file(out);
+  r.err = read_file(err);
+  return r;
 }
 
 }  // namespace dlm_test

@@ -84,29 +84,11 @@ def forward(self, input_ids):
 
 // ---- the command line ----
 
-struct CliResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (const char c : s) out += (c == '\'') ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
+using dlm_test::CliResult;
+using dlm_test::shell_quote;
 
 CliResult run_dlm(const std::string& args) {
-  TempDir dir;
-  const std::string out = dir.file("stdout"), err = dir.file("stderr");
-  const std::string command = shell_quote(DLM_EXECUTABLE) + " " + args + " </dev/null >" +
-                              shell_quote(out) + " 2>" + shell_quote(err);
-  const int status = std::system(command.c_str());
-  CliResult r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = dlm_test::read_file(out);
-  r.err = dlm_test::read_file(err);
-  return r;
+  return dlm_test::run_shell(shell_quote(DLM_EXECUTABLE) + " " + args + " </dev/null");
 }
 
 // Two held-out prompts with references, and one without.
