@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Optional
+from typing import List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -91,15 +91,35 @@ class Attention(nn.Module):
             scores = scores.masked_fill(future, float("-inf"))
         return torch.matmul(torch.softmax(scores, dim=-1), v)
 
-    def forward(self, x: Tensor, cos: Tensor, sin: Tensor, key_mask: Optional[Tensor]) -> Tensor:
+    def project(self, x: Tensor, cos: Tensor, sin: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        """Queries, keys (both after rotary) and values [B, H, L, hd]."""
         b, l, d = x.shape
         q = self.q_proj(x).view(b, l, self.n_heads, self.head_dim).transpose(1, 2)
         k = self.k_proj(x).view(b, l, self.n_heads, self.head_dim).transpose(1, 2)
         v = self.v_proj(x).view(b, l, self.n_heads, self.head_dim).transpose(1, 2)
-        q = apply_rotary(q, cos, sin)
-        k = apply_rotary(k, cos, sin)
-        out = self.attend(q, k, v, key_mask)
-        return self.o_proj(out.transpose(1, 2).reshape(b, l, d))
+        return apply_rotary(q, cos, sin), apply_rotary(k, cos, sin), v
+
+    def output(self, out: Tensor) -> Tensor:
+        b, h, l, hd = out.shape
+        return self.o_proj(out.transpose(1, 2).reshape(b, l, h * hd))
+
+    def forward_kv(self, x: Tensor, cos: Tensor, sin: Tensor,
+                   key_mask: Optional[Tensor]) -> Tuple[Tensor, Tensor, Tensor]:
+        q, k, v = self.project(x, cos, sin)
+        return self.output(self.attend(q, k, v, key_mask)), k, v
+
+    def forward(self, x: Tensor, cos: Tensor, sin: Tensor, key_mask: Optional[Tensor]) -> Tensor:
+        return self.forward_kv(x, cos, sin, key_mask)[0]
+
+    def forward_window(self, x: Tensor, cos: Tensor, sin: Tensor, cache_k: Tensor,
+                       cache_v: Tensor, index: Tensor,
+                       key_mask: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        """The window's queries attend to the cache [B, H, S, hd] in which the window's
+        fresh keys/values replace the entries at `index` [B, H, W, hd]."""
+        q, k, v = self.project(x, cos, sin)
+        keys = cache_k.scatter(2, index, k)
+        values = cache_v.scatter(2, index, v)
+        return self.output(self.attend(q, keys, values, key_mask)), k, v
 
 
 class SwiGLU(nn.Module):
@@ -125,6 +145,20 @@ class Block(nn.Module):
     def forward(self, x: Tensor, cos: Tensor, sin: Tensor, key_mask: Optional[Tensor]) -> Tensor:
         x = x + self.drop(self.attn(self.attn_norm(x), cos, sin, key_mask))
         return x + self.drop(self.mlp(self.mlp_norm(x)))
+
+    def forward_kv(self, x: Tensor, cos: Tensor, sin: Tensor,
+                   key_mask: Optional[Tensor]) -> Tuple[Tensor, Tensor, Tensor]:
+        a, k, v = self.attn.forward_kv(self.attn_norm(x), cos, sin, key_mask)
+        x = x + self.drop(a)
+        return x + self.drop(self.mlp(self.mlp_norm(x))), k, v
+
+    def forward_window(self, x: Tensor, cos: Tensor, sin: Tensor, cache_k: Tensor,
+                       cache_v: Tensor, index: Tensor,
+                       key_mask: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        a, k, v = self.attn.forward_window(self.attn_norm(x), cos, sin, cache_k, cache_v, index,
+                                           key_mask)
+        x = x + self.drop(a)
+        return x + self.drop(self.mlp(self.mlp_norm(x))), k, v
 
 
 class Denoiser(nn.Module):
@@ -159,3 +193,45 @@ class Denoiser(nn.Module):
         for layer in self.layers:
             x = layer(x, cos, sin, attention_mask)
         return self.lm_head(self.norm(x))
+
+    @torch.jit.export
+    def forward_kv(self, input_ids: Tensor, attention_mask: Tensor,
+                   position_ids: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        """The full pass of the cache: forward()'s logits [B, L, V] (the same arithmetic)
+        and every layer's keys (after rotary) and values, [n_layers, B, H, L, hd] each."""
+        cos, sin = rotary_cos_sin(position_ids, self.head_dim, self.rope_base)
+        x = self.embed(input_ids)
+        keys: List[Tensor] = []
+        values: List[Tensor] = []
+        for layer in self.layers:
+            x, k, v = layer.forward_kv(x, cos, sin, attention_mask)
+            keys.append(k)
+            values.append(v)
+        return self.lm_head(self.norm(x)), torch.stack(keys), torch.stack(values)
+
+    @torch.jit.export
+    def forward_window(self, window_ids: Tensor, window_positions: Tensor, offsets: Tensor,
+                       cache_keys: Tensor, cache_values: Tensor,
+                       key_mask: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        """The block pass of the cache: only the window window_ids [B, W] (true positions
+        window_positions [B, W]; row b's window sits at canvas offsets[b] ..
+        offsets[b] + W - 1) runs, against cache_keys/cache_values [n_layers, B, H, S, hd]
+        from forward_kv, in which every layer's fresh window keys/values replace the
+        entries at the window's offsets; key_mask [B, S] (true = attend) masks the rest.
+        Returns the window's logits [B, W, V] and fresh keys/values [n_layers, B, H, W, hd].
+        The inputs are not modified."""
+        b, w = window_ids.shape
+        cos, sin = rotary_cos_sin(window_positions, self.head_dim, self.rope_base)
+        slots = offsets.unsqueeze(1) + torch.arange(w, device=window_ids.device).unsqueeze(0)
+        index = slots[:, None, :, None].expand(b, cache_keys.shape[2], w, cache_keys.shape[4])
+        x = self.embed(window_ids)
+        keys: List[Tensor] = []
+        values: List[Tensor] = []
+        i = 0
+        for layer in self.layers:
+            x, k, v = layer.forward_window(x, cos, sin, cache_keys[i], cache_values[i], index,
+                                           key_mask)
+            keys.append(k)
+            values.append(v)
+            i += 1
+        return self.lm_head(self.norm(x)), torch.stack(keys), torch.stack(values)

@@ -8,6 +8,10 @@ version) or best.pt. The held-out NELBO of the exported model is measured on CPU
 recorded in config.json.
 
 Usage: /usr/bin/python3 scripts/export_model.py [--train .work/train] [--out models/dlm-kjv-tiny.pt]
+       /usr/bin/python3 scripts/export_model.py --from-checkpoint models/dlm-kjv-tiny.pt
+The second form re-exports an existing checkpoint's weights, config.json and tokenizer with
+the current model code (for example to add the cache methods forward_kv/forward_window),
+checks that forward() gives the same logits as before, and replaces the file in place.
 """
 from __future__ import annotations
 
@@ -82,6 +86,30 @@ def write_checkpoint(model: nn.Module, config: dict, tokenizer: Path, out: Path)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
 
 
+def reexport(path: Path) -> None:
+    """Re-export `path` with the current Denoiser code: same weights, config, tokenizer."""
+    extra = {"config.json": "", "tokenizer.model": ""}
+    old = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
+    config = json.loads(extra["config.json"])
+    tok = extra["tokenizer.model"]
+    tok = tok if isinstance(tok, bytes) else tok.encode("latin1")
+    margs = ModelArgs(**config["architecture"])
+    model = Denoiser(margs)
+    model.load_state_dict(old.state_dict())
+    model.eval()
+    probe = torch.randint(5, config["vocab_size"], (2, 37), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        before, after = old(probe), model(probe)
+    if not torch.equal(before, after):
+        raise SystemExit(f"{path}: re-exported forward differs by {(before - after).abs().max()}")
+    tmp_tok = path.with_suffix(".tokenizer.tmp")
+    tmp_tok.write_bytes(tok)
+    try:
+        write_checkpoint(model, config, tmp_tok, path)
+    finally:
+        tmp_tok.unlink()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--train", default=str(HERE.parent / ".work" / "train"))
@@ -90,7 +118,12 @@ def main() -> None:
     ap.add_argument("--name", default="dlm-kjv-tiny")
     ap.add_argument("--recipe", default="", help="free text recorded in config.json")
     ap.add_argument("--skip-eval", action="store_true")
+    ap.add_argument("--from-checkpoint", metavar="PT",
+                    help="re-export this checkpoint's weights in place with the current code")
     args = ap.parse_args()
+    if args.from_checkpoint:
+        reexport(Path(args.from_checkpoint))
+        return
     train, data = Path(args.train), Path(args.data)
     torch.set_num_threads(2)
 
