@@ -74,6 +74,52 @@ at::Tensor Checkpoint::Impl::forward(const at::Tensor& input_ids, const at::Tens
   return module.forward({input_ids, attention_mask, position_ids}).toTensor();
 }
 
+namespace {
+Checkpoint::Impl::KvOut kv_out(const c10::IValue& value) {
+  const auto t = value.toTuple();
+  return {t->elements().at(0).toTensor(), t->elements().at(1).toTensor(),
+          t->elements().at(2).toTensor()};
+}
+
+// Probes forward_kv and forward_window on a 2-token input: shapes, and the window pass
+// agreeing with the full pass. Returns the cache bytes per position; throws UsageError.
+std::int64_t probe_cache_methods(Checkpoint::Impl& impl, const at::Tensor& probe) {
+  const auto mask = torch::ones_like(probe, torch::kBool);
+  const auto pos = torch::arange(probe.size(1), probe.options()).unsqueeze(0);
+  const auto full = impl.forward_kv(probe, mask, pos);
+  const auto& k = full.keys;
+  if (k.dim() != 5 || k.size(1) != 1 || k.size(3) != 2 || !full.values.sizes().equals(k.sizes()) ||
+      !full.logits.sizes().equals({1, 2, impl.logits_width})) {
+    throw UsageError(fmt::format("{}: forward_kv returned keys {} and logits {} for input [1, 2]; "
+                                 "it must return logits [B, L, V] and keys/values [n_layers, B, H, "
+                                 "L, head_dim]", impl.path, fmt::join(k.sizes(), "x"),
+                                 fmt::join(full.logits.sizes(), "x")));
+  }
+  const auto offsets = torch::ones({1}, probe.options());
+  const auto win = impl.forward_window(probe.slice(1, 1, 2), pos.slice(1, 1, 2), offsets, k,
+                                       full.values, mask);
+  if (!win.logits.sizes().equals({1, 1, impl.logits_width}) || win.keys.size(3) != 1) {
+    throw UsageError(fmt::format("{}: forward_window returned logits {} for a 1-token window; it "
+                                 "must return logits [B, W, V] and keys/values [n_layers, B, H, W, "
+                                 "head_dim]", impl.path, fmt::join(win.logits.sizes(), "x")));
+  }
+  return 2 * k.size(0) * k.size(2) * k.size(4) * static_cast<std::int64_t>(k.element_size());
+}
+}  // namespace
+
+Checkpoint::Impl::KvOut Checkpoint::Impl::forward_kv(const at::Tensor& input_ids,
+                                                     const at::Tensor& attention_mask,
+                                                     const at::Tensor& position_ids) {
+  return kv_out(module.get_method("forward_kv")({input_ids, attention_mask, position_ids}));
+}
+
+Checkpoint::Impl::KvOut Checkpoint::Impl::forward_window(
+    const at::Tensor& window_ids, const at::Tensor& window_positions, const at::Tensor& offsets,
+    const at::Tensor& cache_keys, const at::Tensor& cache_values, const at::Tensor& key_mask) {
+  return kv_out(module.get_method("forward_window")(
+      {window_ids, window_positions, offsets, cache_keys, cache_values, key_mask}));
+}
+
 Checkpoint::Checkpoint(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Checkpoint::~Checkpoint() = default;
 
@@ -138,10 +184,17 @@ std::unique_ptr<Checkpoint> Checkpoint::load(const std::string& path, const std:
                                    fmt::join(logits.sizes(), "x")));
     }
     impl->logits_width = logits.size(2);
+    if (impl->module.find_method("forward_kv") && impl->module.find_method("forward_window") &&
+        !cfg.causal) {
+      impl->kv_bytes_per_token = probe_cache_methods(*impl, probe);
+      impl->has_cache = true;
+    }
   } catch (const UsageError&) {
     throw;
   } catch (const std::exception& e) {
-    throw UsageError(fmt::format("{}: forward(input_ids) failed on a probe input ({})", path,
+    throw UsageError(fmt::format("{}: {} failed on a probe input ({}); re-export the checkpoint "
+                                 "with scripts/export_model.py", path,
+                                 impl->logits_width == 0 ? "forward(input_ids)" : "a cache method",
                                  first_line(e.what())));
   }
   if (impl->logits_width < cfg.vocab_size) {
@@ -160,6 +213,17 @@ const Tokenizer& Checkpoint::tokenizer() const { return *impl_->tokenizer; }
 std::int64_t Checkpoint::logits_width() const { return impl_->logits_width; }
 std::string Checkpoint::device() const { return impl_->device.str(); }
 double Checkpoint::load_ms() const { return impl_->load_ms; }
+bool Checkpoint::supports_cache() const { return impl_->has_cache; }
+std::int64_t Checkpoint::kv_bytes_per_token() const { return impl_->kv_bytes_per_token; }
+
+std::int64_t Checkpoint::parameter_bytes() const {
+  std::int64_t n = 0;
+  std::unordered_set<const void*> seen;
+  for (const auto& p : impl_->module.parameters()) {
+    if (seen.insert(p.data_ptr()).second) n += p.numel() * static_cast<std::int64_t>(p.element_size());
+  }
+  return n;
+}
 
 std::int64_t Checkpoint::parameter_count() const {
   std::int64_t n = 0;

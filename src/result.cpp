@@ -14,6 +14,7 @@ std::string to_json(const GenerationResult& r) {
                 {"completion_tokens", r.token_ids.size()}};
   j["nfe"] = r.nfe;
   j["seed"] = r.seed;
+  j["cache"] = {{"mode", r.cache}, {"bytes", r.cache_bytes}};
   j["timings_ms"] = {{"load", r.load_ms}, {"forward", r.forward_ms}, {"total", r.total_ms}};
   return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }

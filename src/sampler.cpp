@@ -7,9 +7,11 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <tuple>
 
 #include "checkpoint_impl.h"
 #include "dlm/error.h"
+#include "dlm/ops.h"
 #include "dlm/schedule.h"
 #include "dlm/scoring.h"
 #include "dlm/text_stream.h"
@@ -54,6 +56,20 @@ struct Step {
   std::vector<std::int64_t> revealed;  // reveal steps: the positions whose draw came up
 };
 
+// How a forward call runs: the whole canvas without a cache, the whole canvas refreshing
+// the cache (forward_kv), or a window of the canvas against the cache (forward_window).
+enum class Pass { kPlain, kFull, kWindow };
+
+// Keys and values of a group of canvases [n_layers, B, H, P, hd], shared by the inputs
+// whose full pass ran together; an input reads slot `slot`.
+struct CacheBlock {
+  at::Tensor keys, values;
+};
+struct CacheSlot {
+  std::shared_ptr<CacheBlock> block;
+  std::int64_t slot = 0;
+};
+
 // One request's generation as a state machine: advance() finds the next step that needs
 // the model (applying the steps that need none), apply() consumes that forward's logits.
 // The batch driver runs many rows through shared forward calls.
@@ -88,6 +104,13 @@ class RowRun {
     result_.prompt_token_ids = prompt_ids;
     result_.seed = o.seed;
     result_.load_ms = impl.load_ms;
+    cache_ = resolve_cache(o, impl.has_cache);
+    result_.cache = to_string(cache_);
+    if (cache_ != CacheMode::kNone) {
+      caches_.resize(inputs().size());
+      result_.cache_bytes = static_cast<std::int64_t>(caches_.size()) * padded() *
+                            impl.kv_bytes_per_token;
+    }
   }
 
   // Finds the next step that needs a forward call. False when the generation is over.
@@ -98,6 +121,25 @@ class RowRun {
 
   std::int64_t length() const { return static_cast<std::int64_t>(canvas_.size()); }
   std::int64_t padded() const { return padded_length(length(), o_.pad_multiple); }
+
+  // How the pending step's forward runs (after advance() returned true).
+  Pass pass() const {
+    if (cache_ == CacheMode::kNone) return Pass::kPlain;
+    const bool refresh = calls_ == 0 || (o_.cache_refresh > 0 && calls_ % o_.cache_refresh == 0);
+    return refresh ? Pass::kFull : Pass::kWindow;
+  }
+
+  // The canvas window [lo, hi) of the pending window pass: from the output row of the
+  // block's first position (one early with shifted logits, so that its prediction is
+  // fresh) to the block's end (dual) or the canvas end (prefix).
+  std::pair<std::int64_t, std::int64_t> window() const {
+    const std::int64_t lo = out_row(prompt_len_ + pending_->a);
+    const std::int64_t hi = cache_ == CacheMode::kDual ? prompt_len_ + pending_->b : length();
+    return {lo, hi};
+  }
+
+  // The cache of each input (prefix and dual modes).
+  std::vector<CacheSlot>& caches() { return caches_; }
 
   // The canvases of the pending forward: the canvas, and with guidance the same with
   // every prompt position masked.
@@ -110,13 +152,15 @@ class RowRun {
     return out;
   }
 
-  // Consumes the pending forward's logits: one [padded, V'] float32 CPU tensor per input.
-  void apply(const std::vector<at::Tensor>& logits, double forward_ms) {
+  // Consumes the pending forward's logits: one float32 CPU tensor [rows, V'] per input,
+  // whose row 0 is the output at canvas index `first_row` (0, or a window's start).
+  void apply(const std::vector<at::Tensor>& logits, std::int64_t first_row, double forward_ms) {
     result_.forward_ms += forward_ms;
     result_.nfe += static_cast<std::int64_t>(logits.size());
+    ++calls_;
     Step step = std::move(*pending_);
     pending_.reset();
-    const at::Tensor rows = span_rows(logits, step.a, step.b);
+    const at::Tensor rows = span_rows(logits, first_row, step.a, step.b);
     if (step.reveal) {
       cached_ = rows;
       changed_since_forward_ = false;
@@ -164,6 +208,7 @@ class RowRun {
       }
       ++block_;
       sub_ = 0;
+      calls_ = 0;  // the next block starts with a full pass
     }
     return std::nullopt;
   }
@@ -218,8 +263,10 @@ class RowRun {
 
   // Rows predicting generated positions [a, b), float32 on the CPU; with guidance
   // u + (w + 1) * (c - u) from the conditional and the prompt-masked logits.
-  at::Tensor span_rows(const std::vector<at::Tensor>& logits, std::int64_t a, std::int64_t b) {
-    const std::int64_t lo = out_row(prompt_len_ + a), hi = out_row(prompt_len_ + b - 1) + 1;
+  at::Tensor span_rows(const std::vector<at::Tensor>& logits, std::int64_t first_row,
+                       std::int64_t a, std::int64_t b) {
+    const std::int64_t lo = out_row(prompt_len_ + a) - first_row;
+    const std::int64_t hi = out_row(prompt_len_ + b - 1) + 1 - first_row;
     at::Tensor rows = logits[0].slice(0, lo, hi);
     if (o_.cfg_scale > 0) {
       const at::Tensor u = logits[1].slice(0, lo, hi);
@@ -313,40 +360,134 @@ class RowRun {
   std::vector<float> timesteps_;
   std::int64_t tstep_ = 0;
   std::optional<Step> pending_;
+  // Key/value cache: the resolved mode, model calls so far in the current block, and
+  // each input's cache.
+  CacheMode cache_ = CacheMode::kNone;
+  std::int64_t calls_ = 0;
+  std::vector<CacheSlot> caches_;
   // Ancestral reuse of the last model output.
   at::Tensor cached_;
   bool changed_since_forward_ = true;
 };
 
-// One forward call over rows of one padded length: input ids right-padded with the pad
-// id, padding masked out as keys, positions 0..L-1 for real tokens. Returns per-row
-// logits [padded, V'] as float32 on the CPU.
-std::vector<at::Tensor> forward_padded(Checkpoint::Impl& impl,
-                                       const std::vector<std::vector<std::int64_t>>& canvases,
-                                       std::int64_t padded) {
+// Canvases of one padded length as model inputs: ids right-padded with the pad id,
+// padding masked out as keys, positions 0..L-1 for real tokens (0 for padding).
+struct PaddedBatch {
+  at::Tensor ids, mask, positions;
+};
+
+PaddedBatch pad_canvases(const Checkpoint::Impl& impl,
+                         const std::vector<std::vector<std::int64_t>>& canvases,
+                         std::int64_t padded) {
   const auto rows = static_cast<std::int64_t>(canvases.size());
-  std::vector<std::int64_t> ids(static_cast<std::size_t>(rows * padded), impl.config.pad_id);
-  std::vector<std::int64_t> positions(ids.size(), 0);
-  std::vector<std::uint8_t> real(ids.size(), 0);
+  // Filled on the CPU (tensors own their memory: they outlive this function), then moved.
+  at::Tensor ids = torch::full({rows, padded}, impl.config.pad_id, torch::kLong);
+  at::Tensor positions = torch::zeros({rows, padded}, torch::kLong);
+  at::Tensor real = torch::zeros({rows, padded}, torch::kBool);
+  auto* id = ids.data_ptr<std::int64_t>();
+  auto* pos = positions.data_ptr<std::int64_t>();
+  auto* mask = real.data_ptr<bool>();
   for (std::int64_t r = 0; r < rows; ++r) {
     const auto& c = canvases[r];
     for (std::size_t i = 0; i < c.size(); ++i) {
       const std::size_t at = static_cast<std::size_t>(r * padded) + i;
-      ids[at] = c[i];
-      positions[at] = static_cast<std::int64_t>(i);
-      real[at] = 1;
+      id[at] = c[i];
+      pos[at] = static_cast<std::int64_t>(i);
+      mask[at] = true;
     }
   }
-  const auto opts = torch::TensorOptions().dtype(torch::kLong);
-  const at::Tensor input = torch::from_blob(ids.data(), {rows, padded}, opts).to(impl.device);
-  const at::Tensor pos = torch::from_blob(positions.data(), {rows, padded}, opts).to(impl.device);
-  const at::Tensor mask = torch::from_blob(real.data(), {rows, padded}, torch::kUInt8)
-                              .to(impl.device, torch::kBool);
-  const at::Tensor logits = impl.forward(input, mask, pos).to(torch::kCPU, torch::kFloat);
+  return {ids.to(impl.device), real.to(impl.device), positions.to(impl.device)};
+}
+
+// Per-row logits [rows, V'] as float32 on the CPU.
+std::vector<at::Tensor> split_rows(const at::Tensor& logits) {
+  const at::Tensor cpu = logits.to(torch::kCPU, torch::kFloat);
   std::vector<at::Tensor> out;
-  out.reserve(static_cast<std::size_t>(rows));
-  for (std::int64_t r = 0; r < rows; ++r) out.push_back(logits[r]);
+  out.reserve(static_cast<std::size_t>(cpu.size(0)));
+  for (std::int64_t r = 0; r < cpu.size(0); ++r) out.push_back(cpu[r]);
   return out;
+}
+
+// One forward call without a cache over canvases of one padded length.
+std::vector<at::Tensor> forward_padded(Checkpoint::Impl& impl,
+                                       const std::vector<std::vector<std::int64_t>>& canvases,
+                                       std::int64_t padded) {
+  const PaddedBatch in = pad_canvases(impl, canvases, padded);
+  return split_rows(impl.forward(in.ids, in.mask, in.positions));
+}
+
+// One full pass (forward_kv) over canvases of one padded length: the logits, and the
+// keys/values become one cache block shared by these inputs (input j reads slot j).
+std::vector<at::Tensor> forward_full(Checkpoint::Impl& impl,
+                                     const std::vector<std::vector<std::int64_t>>& canvases,
+                                     std::int64_t padded, const std::vector<CacheSlot*>& slots) {
+  const PaddedBatch in = pad_canvases(impl, canvases, padded);
+  auto out = impl.forward_kv(in.ids, in.mask, in.positions);
+  auto block = std::make_shared<CacheBlock>(CacheBlock{out.keys, out.values});
+  for (std::size_t j = 0; j < slots.size(); ++j) {
+    *slots[j] = CacheSlot{block, static_cast<std::int64_t>(j)};
+  }
+  return split_rows(out.logits);
+}
+
+// The cache block holding these inputs' slots in order: their common block when they are
+// exactly its slots 0..B-1 (the usual case: rows that refreshed together), else a new
+// block gathered from theirs, to which the inputs move.
+std::shared_ptr<CacheBlock> gather_cache(const std::vector<CacheSlot*>& slots) {
+  const auto& first = slots.front()->block;
+  bool same = first->keys.size(1) == static_cast<std::int64_t>(slots.size());
+  for (std::size_t j = 0; j < slots.size() && same; ++j) {
+    same = slots[j]->block == first && slots[j]->slot == static_cast<std::int64_t>(j);
+  }
+  if (same) return first;
+  std::vector<at::Tensor> keys, values;
+  for (const CacheSlot* s : slots) {
+    keys.push_back(s->block->keys.narrow(1, s->slot, 1));
+    values.push_back(s->block->values.narrow(1, s->slot, 1));
+  }
+  auto block = std::make_shared<CacheBlock>(CacheBlock{torch::cat(keys, 1), torch::cat(values, 1)});
+  for (std::size_t j = 0; j < slots.size(); ++j) {
+    *slots[j] = CacheSlot{block, static_cast<std::int64_t>(j)};
+  }
+  return block;
+}
+
+void write_window_TEMP(at::Tensor& cache, const at::Tensor& fresh, const std::vector<std::int64_t>& lo) {
+  for (std::size_t b = 0; b < lo.size(); ++b) {
+    cache.select(1, static_cast<std::int64_t>(b)).narrow(2, lo[b], fresh.size(3)).copy_(fresh.select(1, static_cast<std::int64_t>(b)));
+  }
+}
+
+// One window pass: input j runs canvas[lo_j, lo_j + W) (its true positions) against its
+// cache; the fresh keys/values are written into the cache at lo_j (dlm::cache_write).
+// Returns per-input logits [W, V'] (row 0 is canvas index lo_j).
+std::vector<at::Tensor> forward_window(Checkpoint::Impl& impl,
+                                       const std::vector<std::vector<std::int64_t>>& canvases,
+                                       const std::vector<std::int64_t>& lo, std::int64_t width,
+                                       std::int64_t padded, const std::vector<CacheSlot*>& slots) {
+  const auto rows = static_cast<std::int64_t>(canvases.size());
+  at::Tensor window = torch::empty({rows, width}, torch::kLong);
+  at::Tensor pos = torch::empty({rows, width}, torch::kLong);
+  at::Tensor offsets = torch::empty({rows}, torch::kLong);
+  at::Tensor mask = torch::zeros({rows, padded}, torch::kBool);
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const auto& c = canvases[r];
+    for (std::int64_t t = 0; t < width; ++t) {
+      window.data_ptr<std::int64_t>()[r * width + t] = c[lo[r] + t];
+      pos.data_ptr<std::int64_t>()[r * width + t] = lo[r] + t;
+    }
+    offsets.data_ptr<std::int64_t>()[r] = lo[r];
+    mask[r].slice(0, 0, static_cast<std::int64_t>(c.size())).fill_(true);
+  }
+  window = window.to(impl.device);
+  pos = pos.to(impl.device);
+  offsets = offsets.to(impl.device);
+  mask = mask.to(impl.device);
+  const auto block = gather_cache(slots);
+  auto out = impl.forward_window(window, pos, offsets, block->keys, block->values, mask);
+  write_window_TEMP(block->keys, out.keys, lo);
+  write_window_TEMP(block->values, out.values, lo);
+  return split_rows(out.logits);
 }
 
 void require(bool ok, const std::string& message) {
@@ -354,6 +495,33 @@ void require(bool ok, const std::string& message) {
 }
 
 }  // namespace
+
+CacheMode resolve_cache(const GenerateOptions& o, bool checkpoint_supports_cache) {
+  if (o.cache != CacheMode::kAuto) return o.cache;
+  return o.schedule == Schedule::kBlock && checkpoint_supports_cache ? CacheMode::kDual
+                                                                    : CacheMode::kNone;
+}
+
+MemoryEstimate estimate_memory(const GenerateOptions& o, const Checkpoint& checkpoint,
+                               std::int64_t prompt_tokens, std::int64_t rows) {
+  const std::int64_t inputs = rows * (o.cfg_scale > 0 ? 2 : 1);
+  const std::int64_t padded = padded_length(prompt_tokens + o.max_new_tokens, o.pad_multiple);
+  MemoryEstimate m;
+  m.weights = checkpoint.parameter_bytes();
+  if (resolve_cache(o, checkpoint.supports_cache()) != CacheMode::kNone) {
+    m.cache = inputs * padded * checkpoint.kv_bytes_per_token();
+  }
+  m.logits = 2 * inputs * padded * checkpoint.logits_width() * static_cast<std::int64_t>(sizeof(float));
+  return m;
+}
+
+std::string format_bytes(std::int64_t bytes) {
+  const double b = static_cast<double>(bytes);
+  if (bytes < 1024) return fmt::format("{} B", bytes);
+  if (bytes < 1024 * 1024) return fmt::format("{:.1f} KiB", b / 1024);
+  if (bytes < 1024LL * 1024 * 1024) return fmt::format("{:.1f} MiB", b / (1024 * 1024));
+  return fmt::format("{:.2f} GiB", b / (1024.0 * 1024 * 1024));
+}
 
 std::vector<std::int64_t> encode_prompt(const Checkpoint& checkpoint, std::string_view prompt) {
   std::vector<std::int64_t> ids;
@@ -413,6 +581,20 @@ void validate(const GenerateOptions& o, const Checkpoint& checkpoint, std::int64
   for (const auto& s : o.stop) require(!s.empty(), "--stop needs a non-empty string");
   require(o.pad_multiple >= 1 && o.pad_multiple <= 4096,
           fmt::format("--pad-multiple {} is outside [1, 4096]; try 16", o.pad_multiple));
+  require(o.cache_refresh >= 0,
+          fmt::format("--cache-refresh {} must be >= 0 (0: refresh at block boundaries only)",
+                      o.cache_refresh));
+  if (o.cache == CacheMode::kPrefix || o.cache == CacheMode::kDual) {
+    const std::string mode = to_string(o.cache);
+    require(o.schedule == Schedule::kBlock,
+            fmt::format("--cache {} needs --schedule block (the cache is refreshed at block "
+                        "boundaries); use --cache none or auto with --schedule timestep", mode));
+    require(checkpoint.supports_cache(),
+            fmt::format("--cache {}: {} has no cache methods (forward_kv, forward_window); "
+                        "re-export it with scripts/export_model.py --from-checkpoint, or use "
+                        "--cache none", mode, checkpoint.path()));
+  }
+  require(o.max_memory >= 0, fmt::format("--max-memory {} must be >= 0 (0: no limit)", o.max_memory));
   const std::int64_t limit = checkpoint.config().max_seq_len;
   require(prompt_tokens < limit,
           fmt::format("the prompt ({} tokens) leaves no room in the model's maximum sequence "
@@ -422,6 +604,15 @@ void validate(const GenerateOptions& o, const Checkpoint& checkpoint, std::int64
           fmt::format("the prompt ({} tokens) plus --max-new-tokens {} exceeds the model's maximum "
                       "sequence length {}; shorten the prompt or use -n {} or less",
                       prompt_tokens, o.max_new_tokens, limit, limit - prompt_tokens));
+  if (o.max_memory > 0) {
+    const MemoryEstimate m = estimate_memory(o, checkpoint, prompt_tokens);
+    require(m.total() <= o.max_memory,
+            fmt::format("this run needs about {} ({} bytes: weights {}, key/value cache {}, logits "
+                        "{}), more than --max-memory {}; raise --max-memory, shorten -n or the "
+                        "prompt, or use --cache none", format_bytes(m.total()), m.total(),
+                        format_bytes(m.weights), format_bytes(m.cache), format_bytes(m.logits),
+                        format_bytes(o.max_memory)));
+  }
 }
 
 std::int64_t padded_length(std::int64_t length, std::int64_t pad_multiple) {
@@ -465,27 +656,57 @@ std::size_t generate_batch(Checkpoint& checkpoint, const std::vector<BatchReques
   };
   for (std::size_t i = 0; i < runs.size(); ++i) step_row(i);
   while (!(cancel && cancel->load())) {
-    // The rows waiting for the model, grouped by padded length: one call per group.
-    std::map<std::int64_t, std::vector<std::size_t>> groups;
+    // The rows waiting for the model, grouped by how their forward runs: one call per
+    // group (pass, padded length, window width).
+    std::map<std::tuple<int, std::int64_t, std::int64_t>, std::vector<std::size_t>> groups;
     for (std::size_t i = 0; i < runs.size(); ++i) {
-      if (active[i]) groups[runs[i]->padded()].push_back(i);
+      if (!active[i]) continue;
+      const Pass pass = runs[i]->pass();
+      std::int64_t width = 0;
+      if (pass == Pass::kWindow) {
+        const auto [lo, hi] = runs[i]->window();
+        width = hi - lo;
+      }
+      groups[{static_cast<int>(pass), runs[i]->padded(), width}].push_back(i);
     }
     if (groups.empty()) break;
-    for (const auto& [padded, members] : groups) {
+    for (auto& [key, members] : groups) {
+      const auto [pass_id, padded, width] = key;
+      const auto pass = static_cast<Pass>(pass_id);
+      if (pass == Pass::kWindow) {
+        // Rows that refreshed together keep their order, so their cache block is reused.
+        std::stable_sort(members.begin(), members.end(), [&](std::size_t x, std::size_t y) {
+          const CacheSlot& a = runs[x]->caches().front();
+          const CacheSlot& b = runs[y]->caches().front();
+          return a.block != b.block ? a.block.get() < b.block.get() : a.slot < b.slot;
+        });
+      }
       std::vector<std::vector<std::int64_t>> canvases;
       std::vector<std::size_t> first_input;
+      std::vector<CacheSlot*> slots;
+      std::vector<std::int64_t> lo;
       for (const std::size_t i : members) {
         first_input.push_back(canvases.size());
-        for (auto& c : runs[i]->inputs()) canvases.push_back(std::move(c));
+        const std::int64_t start = pass == Pass::kWindow ? runs[i]->window().first : 0;
+        auto inputs = runs[i]->inputs();
+        for (std::size_t j = 0; j < inputs.size(); ++j) {
+          canvases.push_back(std::move(inputs[j]));
+          if (pass != Pass::kPlain) slots.push_back(&runs[i]->caches()[j]);
+          lo.push_back(start);
+        }
       }
       const auto t_fwd = Clock::now();
-      const auto logits = forward_padded(impl, canvases, padded);
+      const auto logits =
+          pass == Pass::kPlain  ? forward_padded(impl, canvases, padded)
+          : pass == Pass::kFull ? forward_full(impl, canvases, padded, slots)
+                                : forward_window(impl, canvases, lo, width, padded, slots);
       // Each row is charged its share of the call.
       const double share = ms_since(t_fwd) / static_cast<double>(canvases.size());
       for (std::size_t m = 0; m < members.size(); ++m) {
+        const std::size_t begin = first_input[m];
         const std::size_t end = m + 1 < members.size() ? first_input[m + 1] : canvases.size();
-        std::vector<at::Tensor> mine(logits.begin() + first_input[m], logits.begin() + end);
-        runs[members[m]]->apply(mine, share * static_cast<double>(mine.size()));
+        std::vector<at::Tensor> mine(logits.begin() + begin, logits.begin() + end);
+        runs[members[m]]->apply(mine, lo[begin], share * static_cast<double>(mine.size()));
         step_row(members[m]);
       }
     }

@@ -45,6 +45,8 @@ const Names<Style> kStyles{{"llada", Style::kLlada}, {"dream", Style::kDream}};
 const Names<Schedule> kSchedules{{"block", Schedule::kBlock}, {"timestep", Schedule::kTimestep}};
 const Names<EosPolicy> kEos{{"none", EosPolicy::kNone}, {"suppress", EosPolicy::kSuppress},
                             {"defer", EosPolicy::kDefer}, {"stop", EosPolicy::kStop}};
+const Names<CacheMode> kCacheModes{{"auto", CacheMode::kAuto}, {"none", CacheMode::kNone},
+                                   {"prefix", CacheMode::kPrefix}, {"dual", CacheMode::kDual}};
 
 }  // namespace
 
@@ -54,10 +56,12 @@ Algorithm parse_algorithm(const std::string& name) {
 Style parse_style(const std::string& name) { return parse(kStyles, name, "--style"); }
 Schedule parse_schedule(const std::string& name) { return parse(kSchedules, name, "--schedule"); }
 EosPolicy parse_eos_policy(const std::string& name) { return parse(kEos, name, "--eos"); }
+CacheMode parse_cache_mode(const std::string& name) { return parse(kCacheModes, name, "--cache"); }
 
 std::string to_string(Algorithm a) { return name_of(algorithm_names(), a); }
 std::string to_string(Style s) { return name_of(kStyles, s); }
 std::string to_string(Schedule s) { return name_of(kSchedules, s); }
 std::string to_string(EosPolicy e) { return name_of(kEos, e); }
+std::string to_string(CacheMode c) { return name_of(kCacheModes, c); }
 
 }  // namespace dlm

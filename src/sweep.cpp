@@ -115,8 +115,6 @@ std::vector<std::string> parse_cache_axis(const std::string& text) {
   return items;
 }
 
-std::vector<std::string> supported_cache_modes() { return {"none"}; }
-
 std::string cell_id(const GenerateOptions& o, const std::string& cache) {
   return fmt::format("steps={} block_length={} algorithm={} threshold={} factor={} alg_temp={} "
                      "cache={}", o.steps, o.block_length, to_string(o.algorithm),
@@ -141,6 +139,7 @@ std::vector<SweepCell> expand_grid(const SweepGrid& grid, const GenerateOptions&
                 cell.options.threshold = threshold;
                 cell.options.factor = factor;
                 cell.options.alg_temp = alg_temp.value_or(0.0);
+                cell.options.cache = parse_cache_mode(cache);
                 cell.cache = cache;
                 cell.id = cell_id(cell.options, cache);
                 cells.push_back(std::move(cell));
@@ -150,7 +149,6 @@ std::vector<SweepCell> expand_grid(const SweepGrid& grid, const GenerateOptions&
 
 void check_cells(std::vector<SweepCell>& cells, const Checkpoint& checkpoint,
                  std::int64_t longest_prompt_tokens) {
-  const auto supported = supported_cache_modes();
   std::map<std::string, std::string> first_with_key;  // effective key -> cell id
   std::map<std::string, bool> seen_id;
   for (SweepCell& cell : cells) {
@@ -163,10 +161,6 @@ void check_cells(std::vector<SweepCell>& cells, const Checkpoint& checkpoint,
       validate(cell.options, checkpoint, longest_prompt_tokens);
     } catch (const UsageError& e) {
       cell.skip_reason = e.what();
-      continue;
-    }
-    if (std::find(supported.begin(), supported.end(), cell.cache) == supported.end()) {
-      cell.skip_reason = "this dlm has no key/value cache yet (issue 4)";
       continue;
     }
     const auto [it, fresh] = first_with_key.emplace(effective_key(cell), cell.id);

@@ -330,3 +330,62 @@ TEST_CASE("--stop ends the text before the stop string", "[cli]") {
   CHECK(record["text"] == text.substr(0, text.find(stop)));
   CHECK(record["finish_reason"] == "stop");
 }
+
+TEST_CASE("dlm rejects bad cache and memory options with one line each", "[cli][usage]") {
+  const std::string no_cache = shell_quote(std::string(DLM_SOURCE_DIR) + "/tests/data/no-cache-tiny.pt");
+  require_usage_failure("generate --cache triple " + kPrompt, {"--cache 'triple'", "dual"});
+  require_usage_failure("generate --cache dual --schedule timestep " + kPrompt,
+                        {"--cache dual", "--schedule block"});
+  require_usage_failure("generate --cache prefix --schedule timestep " + kPrompt,
+                        {"--cache prefix", "--schedule block"});
+  require_usage_failure("generate -m " + no_cache + " --cache dual " + kPrompt,
+                        {"no cache methods", "--cache none"});
+  require_usage_failure("generate --cache-refresh -1 " + kPrompt, {"--cache-refresh -1"});
+  require_usage_failure("generate --max-memory 12Q " + kPrompt, {"--max-memory '12Q'", "512M"});
+  require_usage_failure("generate --max-memory lots " + kPrompt, {"--max-memory 'lots'"});
+  require_usage_failure("generate --max-memory 1M " + kPrompt,
+                        {"needs about", "MiB", "key/value cache", "--max-memory 1.0 MiB"});
+}
+
+TEST_CASE("dlm generate reports the cache and obeys --max-memory", "[cli]") {
+  const auto dual = run_dlm("generate -q -t 1 --json --stats -n 32 --steps 32 " + kPrompt);
+  REQUIRE(dual.exit_code == 0);
+  const auto record = json::parse(dual.out);
+  CHECK(record["cache"]["mode"] == "dual");  // auto: the shipped model has the cache methods
+  CHECK(record["cache"]["bytes"].get<std::int64_t>() > 0);
+  CHECK_THAT(dual.err, Contains("cache dual ("));
+  const auto none = run_json("generate -q -t 1 -n 32 --steps 32 --cache none " + kPrompt);
+  CHECK(none["cache"]["mode"] == "none");
+  CHECK(none["cache"]["bytes"] == 0);
+  const auto timestep = run_json("generate -q -t 1 -n 32 --steps 32 --schedule timestep " + kPrompt);
+  CHECK(timestep["cache"]["mode"] == "none");  // auto with the timestep schedule
+  // A generous limit runs; the limit accepts suffixes.
+  CHECK(run_dlm("generate -q -t 1 -n 16 --steps 16 --max-memory 2G " + kPrompt).exit_code == 0);
+  CHECK(run_dlm("generate -q -t 1 -n 16 --steps 16 --max-memory 300000k " + kPrompt).exit_code == 0);
+}
+
+TEST_CASE("--cache auto on a checkpoint without the cache methods runs uncached with a notice", "[cli]") {
+  const std::string no_cache = shell_quote(std::string(DLM_SOURCE_DIR) + "/tests/data/no-cache-tiny.pt");
+  const auto r = run_dlm("generate -t 1 --json -n 16 --steps 16 -m " + no_cache + " " + kPrompt);
+  REQUIRE(r.exit_code == 0);
+  CHECK(json::parse(r.out)["cache"]["mode"] == "none");
+  CHECK_THAT(r.err, Contains("no cache methods"));
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+}
+
+TEST_CASE("dlm generate runs every cache mode with every rule from the command line", "[cli]") {
+  for (const std::string& cache : {"prefix", "dual"}) {
+    for (const std::string& args : std::vector<std::string>{"", "--algorithm margin",
+             "--algorithm entropy", "--algorithm random --temperature 0.5",
+             "--style dream --temperature 0.8 --top-p 0.9", "--threshold 0.5", "--factor 1",
+             "--cfg-scale 1", "--cache-refresh 2", "--alg-temp 0.5"}) {
+      INFO(cache << " " << args);
+      const auto r = run_dlm("generate -q -t 1 --json -n 16 --steps 16 --block-length 8 --cache " +
+                             cache + " " + args + " " + kPrompt);
+      REQUIRE(r.exit_code == 0);
+      const auto record = json::parse(r.out);
+      CHECK(record["cache"]["mode"] == cache);
+      CHECK(record["nfe"].get<int>() >= 2);
+    }
+  }
+}

@@ -219,8 +219,8 @@ TEST_CASE("invalid cells are skipped with the reason", "[sweep]") {
   CHECK_FALSE(find(8, true, false, "none").skipped());
   CHECK_THAT(find(32, false, false, "none").skip_reason, Contains("--steps 32"));
   CHECK_THAT(find(8, true, true, "none").skip_reason, Contains("--alg-temp"));
-  CHECK_THAT(find(8, false, false, "dual").skip_reason,
-             Contains("this dlm has no key/value cache yet (issue 4)"));
+  CHECK_FALSE(find(8, false, false, "dual").skipped());
+  CHECK(find(8, false, false, "dual").options.cache == dlm::CacheMode::kDual);
   // --threshold ignores --steps: steps 32 is the same run as steps 8.
   const auto& repeat = find(32, true, false, "none");
   CHECK_THAT(repeat.skip_reason, Contains("the same run as"));

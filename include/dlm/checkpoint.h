@@ -36,6 +36,11 @@ class Checkpoint {
   std::int64_t logits_width() const;  // V' >= tokenizer size
   std::string device() const;
   double load_ms() const;
+  std::int64_t parameter_bytes() const;
+  // Whether the checkpoint has the cache methods forward_kv and forward_window (probed at
+  // load), and the bytes of keys + values that one canvas position takes in the cache.
+  bool supports_cache() const;
+  std::int64_t kv_bytes_per_token() const;
 
   struct Impl;  // torch side, see src/checkpoint_impl.h
   Impl& impl() { return *impl_; }

@@ -14,6 +14,8 @@ struct GenerationResult {
   std::string finish_reason = "length";        // "stop" when an eos was generated
   std::int64_t nfe = 0;                        // forward calls
   std::uint64_t seed = 0;
+  std::string cache = "none";                  // key/value cache mode used
+  std::int64_t cache_bytes = 0;                // its size (keys + values of every layer)
   double load_ms = 0.0;
   double forward_ms = 0.0;
   double total_ms = 0.0;

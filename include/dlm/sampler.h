@@ -40,6 +40,14 @@ struct GenerateOptions {
   // (padding masked out as keys, positions explicit), alone or in a batch, so that a
   // request's arithmetic, and so its tokens, never depend on what it is batched with.
   std::int64_t pad_multiple = 16;
+  // Key/value cache (block schedule only): the full pass at each block boundary refreshes
+  // it and is itself a denoising step; cache_refresh > 0 also runs a full pass every that
+  // many model calls inside a block (1: every call, exactly the uncached result).
+  CacheMode cache = CacheMode::kAuto;
+  std::int64_t cache_refresh = 0;
+  // Refuse a run whose estimated memory (weights, key/value cache, one forward's logits
+  // and activations) exceeds this many bytes; 0: no limit.
+  std::int64_t max_memory = 0;
 };
 
 // The padded length of a canvas of `length` tokens.
@@ -59,6 +67,24 @@ class GenerationObserver {
   virtual void on_text(const std::string& /*text*/) {}
   virtual void on_step(const StepEvent& /*event*/) {}
 };
+
+// The cache mode a generation runs with: `auto` is dual when the checkpoint has the cache
+// methods and the schedule is block, else none; explicit modes are returned as given
+// (validate() rejects those that cannot run).
+CacheMode resolve_cache(const GenerateOptions& options, bool checkpoint_supports_cache);
+
+// The large allocations of a run of `rows` requests like this one: weights, the
+// key/value cache, and the float32 logits of the largest forward call (as the model
+// returns them and as the sampler's CPU copy).
+struct MemoryEstimate {
+  std::int64_t weights = 0, cache = 0, logits = 0;
+  std::int64_t total() const { return weights + cache + logits; }
+};
+MemoryEstimate estimate_memory(const GenerateOptions& options, const Checkpoint& checkpoint,
+                               std::int64_t prompt_tokens, std::int64_t rows = 1);
+
+// "1.5 MiB" style.
+std::string format_bytes(std::int64_t bytes);
 
 // Prompt ids as fed to the model: bos (when the checkpoint asks for it) + encode(prompt).
 std::vector<std::int64_t> encode_prompt(const Checkpoint& checkpoint, std::string_view prompt);

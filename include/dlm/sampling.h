@@ -35,16 +35,27 @@ enum class EosPolicy {
   kStop,      // stop once an eos is final; what follows is discarded
 };
 
+// Key/value caching (Fast-dLLM): which part of the canvas keeps cached keys/values
+// between the full passes at block boundaries.
+enum class CacheMode {
+  kAuto,    // dual when the checkpoint has the cache methods and the schedule is block
+  kNone,    // every step runs the whole canvas
+  kPrefix,  // later steps run canvas[block start:] against the cached prefix
+  kDual,    // later steps run the block only, against cached prefix and suffix
+};
+
 // Parse a name (or a reference alias); throw UsageError listing the valid names.
 Algorithm parse_algorithm(const std::string& name);
 Style parse_style(const std::string& name);
 Schedule parse_schedule(const std::string& name);
 EosPolicy parse_eos_policy(const std::string& name);
+CacheMode parse_cache_mode(const std::string& name);
 
 std::string to_string(Algorithm a);
 std::string to_string(Style s);
 std::string to_string(Schedule s);
 std::string to_string(EosPolicy e);
+std::string to_string(CacheMode c);
 
 // Rules that pick positions from scores (everything but origin and ancestral).
 inline bool is_scored(Algorithm a) { return a != Algorithm::kOrigin && a != Algorithm::kAncestral; }

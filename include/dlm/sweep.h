@@ -32,11 +32,8 @@ std::vector<std::int64_t> parse_int_axis(const std::string& option, const std::s
 std::vector<std::optional<double>> parse_optional_axis(const std::string& option,
                                                        const std::string& text);
 std::vector<Algorithm> parse_algorithm_axis(const std::string& text);
-// Cache modes: none, prefix, dual (names known even where this dlm cannot run them).
+// Cache modes: none, prefix, dual.
 std::vector<std::string> parse_cache_axis(const std::string& text);
-
-// Cache modes this build can run; the others are skipped.
-std::vector<std::string> supported_cache_modes();
 
 // One combination of axis values on top of the sweep's single-valued options.
 struct SweepCell {

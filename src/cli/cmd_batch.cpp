@@ -114,6 +114,7 @@ int run(BatchCommand& c, CLI::App& cmd) {
   configure_runtime(c.flags.runtime);
   const std::string model = c.flags.model.empty() ? default_model_path() : c.flags.model;
   auto checkpoint = Checkpoint::load(model, c.flags.runtime.device);
+  notice_uncached(c.flags.options, *checkpoint);
   JsonlOutput out(c.output, c.resume, c.overwrite, c.sync_seconds);
   if (out.repaired_bytes() > 0) {
     spdlog::warn("dropped a torn last line ({} bytes) left by an interrupted run in {}",

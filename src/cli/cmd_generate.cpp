@@ -56,9 +56,11 @@ void print_stats(const GenerationResult& r, std::int64_t canvas_tokens) {
   const double outside = gen_ms > 0 ? 100.0 * (gen_ms - r.forward_ms) / gen_ms : 0.0;
   std::cerr << fmt::format(
       "stats: load {:.0f} ms | {} forward calls, {:.0f} ms in forward | {} tokens in {:.2f} s = "
-      "{:.2f} tokens/s ({} before end of sequence) | outside forward {:.1f}% of generation time\n",
+      "{:.2f} tokens/s ({} before end of sequence) | outside forward {:.1f}% of generation time "
+      "| cache {} ({})\n",
       r.load_ms, r.nfe, r.forward_ms, canvas_tokens, gen_ms / 1000.0,
-      gen_ms > 0 ? canvas_tokens * 1000.0 / gen_ms : 0.0, r.token_ids.size(), outside);
+      gen_ms > 0 ? canvas_tokens * 1000.0 / gen_ms : 0.0, r.token_ids.size(), outside, r.cache,
+      format_bytes(r.cache_bytes));
 }
 
 int run(GenerateCommand& c, CLI::App& cmd) {
@@ -72,6 +74,7 @@ int run(GenerateCommand& c, CLI::App& cmd) {
   spdlog::debug("loaded {} in {:.0f} ms", model, checkpoint->load_ms());
   const auto prompt_ids = encode_prompt(*checkpoint, prompt);
   validate(sampling, *checkpoint, static_cast<std::int64_t>(prompt_ids.size()));
+  notice_uncached(sampling, *checkpoint);
 
   std::unique_ptr<GenerationObserver> observer;
   if (c.json) {

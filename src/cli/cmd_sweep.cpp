@@ -85,7 +85,7 @@ Runner add_sweep(CLI::App& app) {
   cmd->add_option("--threshold", c->threshold, "Axis: Fast-dLLM thresholds, 'none' for off")->capture_default_str();
   cmd->add_option("--factor", c->factor, "Axis: Fast-dLLM factors, 'none' for off")->capture_default_str();
   cmd->add_option("--alg-temp", c->alg_temp, "Axis: position-sampling temperatures, 'none' for off")->capture_default_str();
-  cmd->add_option("--cache", c->cache, "Axis: key/value cache modes (none, prefix, dual); modes this dlm lacks are skipped")->capture_default_str();
+  cmd->add_option("--cache", c->cache, "Axis: key/value cache modes (none, prefix, dual); with --schedule timestep or a checkpoint without the cache methods, prefix and dual cells are skipped")->capture_default_str();
   // Single-valued options, as in dlm generate.
   cmd->add_option("-n,--max-new-tokens", s.base.max_new_tokens, "Tokens to generate per prompt")->capture_default_str();
   cmd->add_option("--temperature", s.base.temperature, "Gumbel-max temperature; 0 is greedy")->capture_default_str();

@@ -1,12 +1,39 @@
 #include "cli/sampling_flags.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <cctype>
+#include <string>
 
 #include "cli/commands.h"
 #include "dlm/error.h"
 #include "dlm/sampling.h"
 
 namespace dlm::cli {
+
+std::int64_t parse_byte_size(const std::string& text, const std::string& option) {
+  std::size_t used = 0;
+  double value = -1;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  std::string suffix = text.substr(used);
+  for (auto& ch : suffix) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  double scale = 0;
+  if (suffix.empty() || suffix == "B") scale = 1;
+  if (suffix == "K" || suffix == "KB" || suffix == "KIB") scale = 1024.0;
+  if (suffix == "M" || suffix == "MB" || suffix == "MIB") scale = 1024.0 * 1024;
+  if (suffix == "G" || suffix == "GB" || suffix == "GIB") scale = 1024.0 * 1024 * 1024;
+  const double bytes = value * scale;
+  if (used == 0 || scale == 0 || !(bytes >= 0) || bytes > 9.0e18) {
+    throw UsageError(fmt::format("{} '{}' is not a size; give bytes with an optional K, M or G "
+                                 "suffix, for example 512M", option, text));
+  }
+  return static_cast<std::int64_t>(bytes);
+}
 
 void add_sampling_flags(CLI::App& cmd, SamplingFlags& f) {
   GenerateOptions& o = f.options;
@@ -31,9 +58,20 @@ void add_sampling_flags(CLI::App& cmd, SamplingFlags& f) {
   cmd.add_option("--eos", f.eos, "End of sequence: none, suppress, defer (commit last) or stop (end generation)")->capture_default_str();
   cmd.add_option("--stop", o.stop, "Stop string (repeatable): the text ends before it")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  cmd.add_option("--cache", f.cache, "Key/value cache: auto (dual when the checkpoint supports it and the schedule is block), none, prefix or dual")->capture_default_str();
+  cmd.add_option("--cache-refresh", o.cache_refresh, "Also refresh the cache every N model calls inside a block (0: at block boundaries only; 1: uncached result)")->capture_default_str();
+  cmd.add_option("--max-memory", f.max_memory, "Refuse a run whose estimated memory (weights, cache, logits) exceeds this (bytes; K, M, G suffixes)");
   cmd.add_option("--pad-multiple", o.pad_multiple, "Canvas layout: forward calls pad the canvas to a multiple of this (batch invariance)")->capture_default_str();
   cmd.add_option("-t,--threads", f.runtime.threads, "CPU threads (0: every core)")->capture_default_str();
   cmd.add_option("--device", f.runtime.device, "cpu, cuda or cuda:N")->capture_default_str();
+}
+
+void notice_uncached(const GenerateOptions& o, const Checkpoint& checkpoint) {
+  if (o.cache == CacheMode::kAuto && o.schedule == Schedule::kBlock && !checkpoint.supports_cache()) {
+    spdlog::info("{} has no cache methods (forward_kv, forward_window): running uncached; "
+                 "re-export it with scripts/export_model.py --from-checkpoint to enable the cache",
+                 checkpoint.path());
+  }
 }
 
 void resolve_sampling_flags(CLI::App& cmd, SamplingFlags& f) {
@@ -42,6 +80,8 @@ void resolve_sampling_flags(CLI::App& cmd, SamplingFlags& f) {
   f.options.style = parse_style(f.style);
   f.options.schedule = parse_schedule(f.schedule);
   f.options.eos = parse_eos_policy(f.eos);
+  f.options.cache = parse_cache_mode(f.cache);
+  if (!f.max_memory.empty()) f.options.max_memory = parse_byte_size(f.max_memory, "--max-memory");
   if (cmd.count("--threshold") > 0) f.options.threshold = f.threshold;
   if (cmd.count("--factor") > 0) f.options.factor = f.factor;
   if (f.runtime.threads < 0) {
