@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # GPU machine check, one call: build dlm against the machine's CUDA torch with the
 # unpacked Debian dependencies (.gpu-deps/root, from scripts/gpu_deps.sh), run the
-# test suite, then generate on cuda and on cpu and compare. Every stage runs under
+# test suite (the ops tests run on CUDA there, against their CPU results), then generate
+# on cuda with each cache mode and on cpu, and compare tokens and speed. Every stage runs under
 # `timeout`; the log goes to LOG_DIR/gpu_check.log (pass $OUT); a short table is printed last.
 # Usage (device tool): bash scripts/gpu_check.sh "$OUT"   with carry [".gpu-deps"]
 set -uo pipefail
@@ -23,7 +24,7 @@ stage() {  # stage NAME SECONDS COMMAND...
   cat "$log_dir/.stage" >> "$log"
   rows+=("$(printf '%-12s rc=%-4s %4ss' "$name" "$rc" "$((SECONDS - t0))")")
   tail -n 5 "$log_dir/.stage" >&2
-  [ "$name" = gen_cuda ] || [ "$name" = gen_cpu ] && grep '^{' "$log_dir/.stage" > "$log_dir/.$name.json"
+  case "$name" in gen_*) grep '^{' "$log_dir/.stage" > "$log_dir/.$name.json" ;; esac
   return $rc
 }
 
@@ -43,17 +44,32 @@ stage ctest 240 ctest --test-dir build-gpu --output-on-failure -j 8 --timeout 12
 dlm=build-gpu/dlm
 prompt="And the LORD said unto Moses,"
 if [ -x "$dlm" ]; then
-  stage gen_cuda 180 "$dlm" generate -p "$prompt" -n 256 --steps 256 --device cuda --json --stats -v
-  stage gen_cpu 180 "$dlm" generate -p "$prompt" -n 256 --steps 256 --device cpu -t 16 --json --stats
+  common=(-p "$prompt" -n 256 --steps 256 --block-length 32 --json --stats)
+  for mode in none prefix dual; do
+    stage "gen_cuda_$mode" 180 "$dlm" generate "${common[@]}" --device cuda --cache "$mode"
+  done
+  stage gen_cpu_none 180 "$dlm" generate "${common[@]}" --device cpu -t 16 --cache none
+  stage gen_cpu_dual 180 "$dlm" generate "${common[@]}" --device cpu -t 16 --cache dual
   rows+=("$(python3 - "$log_dir" 2>&1 <<'PY'
 import json, sys, pathlib
 d = pathlib.Path(sys.argv[1])
 def record(name):
-    return json.loads((d / f".{name}.json").read_text().splitlines()[0])
-a, b = record("gen_cuda"), record("gen_cpu")
-same = sum(x == y for x, y in zip(a["token_ids"], b["token_ids"]))
-print(f"cuda vs cpu: {same}/{max(len(a['token_ids']), len(b['token_ids']))} tokens agree; "
-      f"cuda {a['timings_ms']}, cpu {b['timings_ms']}")
+    path = d / f".{name}.json"
+    return json.loads(path.read_text().splitlines()[0]) if path.exists() and path.stat().st_size else None
+def tps(r):
+    t = r["timings_ms"]
+    return 256 * 1000 / max(t["total"] - t["load"], 1e-9)
+out = []
+for mode in ("none", "prefix", "dual"):
+    r = record(f"gen_cuda_{mode}")
+    if r:
+        out.append(f"cuda {mode}: {tps(r):.1f} tokens/s, nfe {r['nfe']}, cache {r['cache']['bytes']} B")
+for mode in ("none", "dual"):
+    a, b = record(f"gen_cuda_{mode}"), record(f"gen_cpu_{mode}")
+    if a and b:
+        same = sum(x == y for x, y in zip(a["token_ids"], b["token_ids"]))
+        out.append(f"{mode}: cuda vs cpu {same}/{max(len(a['token_ids']), len(b['token_ids']))} tokens agree")
+print("\n".join(out))
 PY
 )")
   rm -f "$log_dir"/.stage "$log_dir"/.gen_*.json

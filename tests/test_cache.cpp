@@ -184,7 +184,7 @@ TEST_CASE("the refresh step of each block is an uncached step", "[cache]") {
   CHECK(cached.canvases.front() == uncached.canvases.front());
 }
 
-TEST_CASE("cached generation completes every rule and agrees largely with uncached", "[cache]") {
+TEST_CASE("cached generation completes every rule; its agreement with uncached is reported", "[cache]") {
   const std::vector<std::string> prompts{"And God said", "The LORD is my shepherd;",
                                          "And Jesus answered and said unto them,", ""};
   for (const CacheMode mode : {CacheMode::kDual, CacheMode::kPrefix}) {

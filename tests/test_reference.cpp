@@ -1,9 +1,11 @@
 // Equivalence with the in-repo Python references (scripts/reference/): every rule,
 // schedule and preset, at temperature 0 and > 0, over 24 prompts, must give identical
-// generated token ids. One Python process runs every case.
+// generated token ids, uncached and with Fast-dLLM's prefix and dual key/value caches.
+// One Python process runs every case.
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -79,6 +81,25 @@ std::vector<Setting> settings() {
       {"preset dream", json::object(), "configs/dream.toml"},
       {"preset fast-dllm", json::object(), "configs/fast-dllm.toml"},
       {"preset mdlm", json::object(), "configs/mdlm.toml"},
+      // Key/value caches: the same steps, logits from full passes at block boundaries
+      // (and every cache_refresh calls) and window passes against the cache in between.
+      {"dual confidence b8", {{"block_length", 8}, {"cache", "dual"}}, ""},
+      {"prefix confidence b8", {{"block_length", 8}, {"cache", "prefix"}}, ""},
+      {"dual confidence b16", {{"block_length", 16}, {"cache", "dual"}}, ""},
+      {"prefix confidence b16", {{"block_length", 16}, {"cache", "prefix"}}, ""},
+      {"dual margin", {{"block_length", 8}, {"algorithm", "margin"}, {"cache", "dual"}}, ""},
+      {"prefix entropy", {{"block_length", 16}, {"algorithm", "entropy"}, {"cache", "prefix"}}, ""},
+      {"dual random", {{"block_length", 8}, {"algorithm", "random"}, {"cache", "dual"}}, ""},
+      {"dual dream block", {{"block_length", 8}, {"style", "dream"}, {"top_p", 0.9}, {"cache", "dual"}}, ""},
+      {"dual threshold", {{"block_length", 8}, {"threshold", 0.7}, {"cache", "dual"}}, ""},
+      {"prefix threshold", {{"block_length", 8}, {"threshold", 0.7}, {"cache", "prefix"}}, ""},
+      {"dual factor", {{"block_length", 16}, {"factor", 1.0}, {"cache", "dual"}}, ""},
+      {"dual cfg", {{"block_length", 16}, {"cfg_scale", 1.0}, {"cache", "dual"}}, ""},
+      {"dual eos defer", {{"block_length", 8}, {"eos", "defer"}, {"cache", "dual"}}, ""},
+      {"prefix ragged", {{"max_new_tokens", 30}, {"block_length", 8}, {"steps", 20}, {"cache", "prefix"}}, ""},
+      {"dual refresh 2", {{"block_length", 16}, {"cache", "dual"}, {"cache_refresh", 2}}, ""},
+      {"auto block (dual)", {{"block_length", 8}, {"cache", "auto"}}, ""},
+      {"auto timestep (none)", {{"schedule", "timestep"}, {"cache", "auto"}}, ""},
   };
 }
 
@@ -100,6 +121,8 @@ dlm::GenerateOptions to_options(const json& o) {
   g.alg_temp = o.value("alg_temp", 0.0);
   g.cfg_scale = o.value("cfg_scale", 0.0);
   g.eos = dlm::parse_eos_policy(o.value("eos", "none"));
+  g.cache = dlm::parse_cache_mode(o.value("cache", "none"));
+  g.cache_refresh = o.value("cache_refresh", 0);
   return g;
 }
 
@@ -137,6 +160,17 @@ std::vector<std::int64_t> before_eos(const std::vector<std::int64_t>& span, std:
   return out;
 }
 
+// The first index at which two spans differ (the shorter length when one is a prefix of the
+// other), -1 when equal: where a failing case's tokens part.
+std::int64_t first_difference(const std::vector<std::int64_t>& a,
+                              const std::vector<std::int64_t>& b) {
+  const std::size_t n = std::min(a.size(), b.size());
+  for (std::size_t i = 0; i < n; ++i) {
+    if (a[i] != b[i]) return static_cast<std::int64_t>(i);
+  }
+  return a.size() == b.size() ? -1 : static_cast<std::int64_t>(n);
+}
+
 }  // namespace
 
 TEST_CASE("dlm matches the Python reference samplers token for token", "[reference]") {
@@ -157,11 +191,12 @@ TEST_CASE("dlm matches the Python reference samplers token for token", "[referen
   for (const auto& s : settings()) {
     for (const double temperature : {0.0, 0.9}) {
       json o = s.options;
-      if (!s.config.empty()) {  // presets run as configured, shortened for the test
+      if (!s.config.empty()) {  // presets run as configured (their cache too), shortened
         o["max_new_tokens"] = 32;
         o["steps"] = 32;
-      } else {
-        const json defaults{{"max_new_tokens", 32}, {"steps", 16}, {"block_length", 32}};
+      } else {  // without "cache" a setting is uncached (the reference's default is auto)
+        const json defaults{
+            {"max_new_tokens", 32}, {"steps", 16}, {"block_length", 32}, {"cache", "none"}};
         for (const auto& [key, value] : defaults.items()) {
           if (!o.contains(key)) o[key] = value;
         }
@@ -197,6 +232,7 @@ TEST_CASE("dlm matches the Python reference samplers token for token", "[referen
       const auto prompt_ids = dlm::encode_prompt(*checkpoint, c.prompt);
       LastCanvas last;
       const auto result = dlm::generate(*checkpoint, prompt_ids, options, &last);
+      INFO("first differing position: " << first_difference(last.generated, ref_span));
       CHECK(last.generated == ref_span);
       CHECK(result.token_ids == before_eos(ref_span, eos));
       CHECK(result.nfe == ref["nfe"].get<std::int64_t>());
@@ -210,7 +246,9 @@ TEST_CASE("dlm matches the Python reference samplers token for token", "[referen
         command += " --" + flag + " " + c.options[key].dump();
       }
       const json out = json::parse(run_lines(command + " -t 2 </dev/null").at(0));
-      CHECK(out["token_ids"].get<std::vector<std::int64_t>>() == before_eos(ref_span, eos));
+      const auto token_ids = out["token_ids"].get<std::vector<std::int64_t>>();
+      INFO("first differing position: " << first_difference(token_ids, before_eos(ref_span, eos)));
+      CHECK(token_ids == before_eos(ref_span, eos));
       CHECK(out["nfe"].get<std::int64_t>() == ref["nfe"].get<std::int64_t>());
     }
   }
@@ -226,7 +264,10 @@ TEST_CASE("shifted-logit checkpoints are read at output i - 1 by dlm and the ref
       {{"block_length", 8}},
       {{"schedule", "timestep"}, {"style", "dream"}, {"algorithm", "entropy"}},
       {{"schedule", "timestep"}, {"style", "dream"}, {"algorithm", "origin"}},
-      {{"block_length", 8}, {"threshold", 0.5}}};
+      {{"block_length", 8}, {"threshold", 0.5}},
+      {{"block_length", 8}, {"cache", "dual"}},
+      {{"block_length", 8}, {"cache", "prefix"}},
+      {{"block_length", 8}, {"threshold", 0.5}, {"cache", "dual"}}};
   json input = json::array();
   std::vector<json> options;
   std::size_t i = 0;
@@ -236,6 +277,7 @@ TEST_CASE("shifted-logit checkpoints are read at output i - 1 by dlm and the ref
       o["max_new_tokens"] = 24;
       o["steps"] = 12;
       if (!o.contains("block_length")) o["block_length"] = 32;
+      if (!o.contains("cache")) o["cache"] = "none";
       o["temperature"] = temperature;
       o["seed"] = 5 + i;
       options.push_back(o);
@@ -254,7 +296,9 @@ TEST_CASE("shifted-logit checkpoints are read at output i - 1 by dlm and the ref
     const auto prompt_ids = dlm::encode_prompt(*checkpoint, input[k]["prompt"].get<std::string>());
     const auto result = dlm::generate(*checkpoint, prompt_ids, to_options(options[k]), &last);
     const json ref = json::parse(lines[k]);
-    CHECK(last.generated == ref["generated"].get<std::vector<std::int64_t>>());
+    const auto ref_span = ref["generated"].get<std::vector<std::int64_t>>();
+    INFO("first differing position: " << first_difference(last.generated, ref_span));
+    CHECK(last.generated == ref_span);
     CHECK(result.nfe == ref["nfe"].get<std::int64_t>());
   }
 }

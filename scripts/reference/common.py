@@ -5,6 +5,9 @@ Every random number comes from the Python twin of dlm's counter-based generator
 (scripts/dlm_rng.py), keyed by (seed, position in the generated span, step, stream,
 index), so a reference run and a dlm run with the same settings draw the same numbers.
 Arithmetic is float64 with sequential sums (np.cumsum), the order dlm's C++ uses.
+
+Logits come from KVCache: plain forward calls, or Fast-dLLM's prefix/dual key/value
+cache on the block schedule (full passes at block boundaries, window passes between).
 """
 from __future__ import annotations
 
@@ -61,10 +64,14 @@ class Model:
         ids = [int(self.config["bos_token_id"])] if self.config.get("add_bos", True) else []
         return ids + list(sp.encode(text))
 
-    def forward(self, ids: Sequence[int]) -> torch.Tensor:
-        """Logits [L, V'] float32 of one canvas, run in dlm's layout: right-padded with the pad
-        id to a multiple of PAD_MULTIPLE, padding masked out as keys, positions 0..L-1."""
-        self.nfe += 1
+    @property
+    def has_cache(self) -> bool:
+        """Whether the checkpoint exports the cache methods forward_kv and forward_window."""
+        return hasattr(self.module, "forward_kv") and hasattr(self.module, "forward_window")
+
+    def layout(self, ids: Sequence[int]):
+        """dlm's layout of one canvas: input ids right-padded with the pad id to a multiple of
+        PAD_MULTIPLE, attention mask true for real tokens, positions 0..L-1 (0 for padding)."""
         length = len(ids)
         padded = -(-length // PAD_MULTIPLE) * PAD_MULTIPLE
         x = torch.full((1, padded), int(self.config["pad_token_id"]), dtype=torch.long)
@@ -73,25 +80,107 @@ class Model:
         mask[0, :length] = True
         positions = torch.zeros((1, padded), dtype=torch.long)
         positions[0, :length] = torch.arange(length)
+        return x, mask, positions
+
+    def forward(self, ids: Sequence[int]) -> torch.Tensor:
+        """Logits [L, V'] float32 of one canvas, run in dlm's layout (padding masked out as keys)."""
+        self.nfe += 1
         with torch.inference_mode():
-            return self.module(x, mask, positions)[0, :length].float()
+            return self.module(*self.layout(ids))[0, :len(ids)].float()
+
+    def forward_kv(self, ids: Sequence[int]):
+        """The cache's full pass: forward()'s logits [L, V'] and every layer's keys and values
+        of the padded canvas, [n_layers, 1, H, padded, head_dim] each."""
+        self.nfe += 1
+        with torch.inference_mode():
+            logits, keys, values = self.module.forward_kv(*self.layout(ids))
+        return logits[0, :len(ids)].float(), keys, values
+
+    def forward_window(self, ids: Sequence[int], lo: int, hi: int, keys: torch.Tensor,
+                       values: torch.Tensor):
+        """The cache's window pass: only canvas[lo:hi] runs (true positions lo..hi-1), against
+        the cache `keys`/`values` in which its fresh keys/values replace entries lo..hi-1;
+        queries attend to the L real positions. Returns the window's logits [hi - lo, V'] and
+        its fresh keys/values [n_layers, 1, H, hi - lo, head_dim]; the cache is not modified."""
+        self.nfe += 1
+        key_mask = torch.zeros((1, keys.shape[3]), dtype=torch.bool)
+        key_mask[0, :len(ids)] = True
+        window = torch.tensor([list(ids[lo:hi])], dtype=torch.long)
+        positions = torch.arange(lo, hi, dtype=torch.long).unsqueeze(0)
+        offsets = torch.tensor([lo], dtype=torch.long)
+        with torch.inference_mode():
+            logits, fresh_keys, fresh_values = self.module.forward_window(
+                window, positions, offsets, keys, values, key_mask)
+        return logits[0].float(), fresh_keys, fresh_values
 
     def out_row(self, i: int) -> int:
         """Output row predicting canvas index i (Dream's shifted logits: i - 1)."""
         return max(i - 1, 0) if self.shifted else i
 
 
-def span_logits(model: Model, canvas: List[int], prompt_len: int, a: int, b: int,
-                cfg_scale: float) -> np.ndarray:
-    """Rows predicting generated positions [a, b), float32 (LLaDA's guidance when cfg_scale > 0:
-    a second pass with every prompt position masked, u + (w + 1) * (c - u))."""
-    lo, hi = model.out_row(prompt_len + a), model.out_row(prompt_len + b - 1) + 1
-    rows = model.forward(canvas)[lo:hi]
-    if cfg_scale > 0:
-        uncond = [model.mask_id] * prompt_len + canvas[prompt_len:]
-        u = model.forward(uncond)[lo:hi]
-        rows = u + (cfg_scale + 1) * (rows - u)
-    return rows.contiguous().numpy()
+CACHE_MODES = ("none", "prefix", "dual")
+
+
+def cache_mode(opts: dict, model: Model) -> str:
+    """The settings' cache mode, "auto" resolved as dlm resolves it: dual on the block
+    schedule when the checkpoint has the cache methods, else none."""
+    mode = opts.get("cache", "none")
+    block = opts.get("schedule", "block") == "block"
+    if mode == "auto":
+        return "dual" if block and model.has_cache else "none"
+    if mode not in CACHE_MODES:
+        raise ValueError(f"cache: unknown mode {mode!r}")
+    if mode != "none" and not block:
+        raise ValueError("cache: prefix and dual need the block schedule")
+    if mode != "none" and not model.has_cache:
+        raise ValueError("cache: the checkpoint has no forward_kv/forward_window")
+    return mode
+
+
+class KVCache:
+    """Where the logits of one model input come from (CFG's two inputs, the canvas and the
+    prompt-masked canvas, keep one each, with the same full/window decisions).
+
+    mode "none": every call runs Model.forward on the whole canvas. "prefix"/"dual":
+    Fast-dLLM's key/value cache, as dlm runs it. Within a block (start_block() at its start)
+    call number c (from 0) is a FULL pass when c == 0 or (refresh > 0 and c % refresh == 0):
+    the whole padded canvas through forward_kv, whose logits are forward()'s and whose
+    keys/values become the cache. Any other call is a WINDOW pass over canvas[lo:hi], with
+    lo = out_row(block start) (so the block's first prediction is fresh even for shifted
+    logits) and hi = the block end (dual) or the canvas end (prefix); the window's fresh
+    keys/values are written back into the cache at [lo, hi), so the cache stays current
+    there while the rest stays as the last full pass left it."""
+
+    def __init__(self, model: Model, mode: str = "none", refresh: int = 0):
+        if refresh < 0:
+            raise ValueError("cache_refresh must be >= 0")
+        self.model, self.mode, self.refresh = model, mode, refresh
+        self.keys: Optional[torch.Tensor] = None
+        self.values: Optional[torch.Tensor] = None
+        self.calls = 0
+
+    def start_block(self) -> None:
+        self.calls = 0
+
+    def rows(self, ids: List[int], block: tuple, lo: int, hi: int) -> torch.Tensor:
+        """Output rows [lo, hi) of canvas `ids`, whose current block is canvas[block[0]:block[1]]
+        (rows of that block's predictions only, when the cache is on)."""
+        if self.mode == "none":
+            return self.model.forward(ids)[lo:hi]
+        full = self.calls == 0 or (self.refresh > 0 and self.calls % self.refresh == 0)
+        self.calls += 1
+        if full:
+            logits, self.keys, self.values = self.model.forward_kv(ids)
+            return logits[lo:hi]
+        start = self.model.out_row(block[0])
+        end = block[1] if self.mode == "dual" else len(ids)
+        assert start <= lo and hi <= end, "rows outside the window"
+        logits, fresh_keys, fresh_values = self.model.forward_window(ids, start, end, self.keys,
+                                                                     self.values)
+        with torch.inference_mode():
+            self.keys[:, :, :, start:end] = fresh_keys
+            self.values[:, :, :, start:end] = fresh_values
+        return logits[lo - start:hi - start]
 
 
 def row_of(model: Model, rows: np.ndarray, prompt_len: int, a: int, p: int) -> np.ndarray:
@@ -224,16 +313,27 @@ def token_rule(opts: dict, model: Model) -> TokenRule:
 
 @dataclass
 class Canvas:
-    """prompt ++ generated span, with the step counter shared by every sampler."""
+    """prompt ++ generated span, with the step counter shared by every sampler and the
+    key/value cache of each model input (the canvas; CFG's prompt-masked canvas)."""
     model: Model
     prompt: List[int]
     generated: List[int]
     seed: int
     step: int = 0
+    cache: str = "none"
+    cache_refresh: int = 0
+
+    def __post_init__(self) -> None:
+        self.caches = tuple(KVCache(self.model, self.cache, self.cache_refresh) for _ in range(2))
 
     @property
     def ids(self) -> List[int]:
         return self.prompt + self.generated
+
+    def start_block(self) -> None:
+        """A new block begins: its first model call is a full pass."""
+        for cache in self.caches:
+            cache.start_block()
 
     def commit(self, p: int, token: int) -> None:
         self.generated[p] = token
@@ -246,10 +346,32 @@ class Canvas:
                                                              self.model.eos_id)
 
 
+def new_canvas(model: Model, prompt: List[int], opts: dict) -> Canvas:
+    """max_new_tokens masks after the prompt, with the settings' seed and cache."""
+    n = int(opts["max_new_tokens"])
+    return Canvas(model, list(prompt), [model.mask_id] * n, int(opts.get("seed", 0)),
+                  cache=cache_mode(opts, model), cache_refresh=int(opts.get("cache_refresh", 0)))
+
+
+def span_logits(c: Canvas, a: int, b: int, cfg_scale: float) -> np.ndarray:
+    """Rows predicting generated positions [a, b) (the current block, on the block schedule),
+    float32 (LLaDA's guidance when cfg_scale > 0: a second pass with every prompt position
+    masked, u + (w + 1) * (c - u))."""
+    model, prompt_len = c.model, len(c.prompt)
+    block = (prompt_len + a, prompt_len + b)
+    lo, hi = model.out_row(prompt_len + a), model.out_row(prompt_len + b - 1) + 1
+    conditional, unconditional = c.caches
+    rows = conditional.rows(c.ids, block, lo, hi)
+    if cfg_scale > 0:
+        u = unconditional.rows([model.mask_id] * prompt_len + c.generated, block, lo, hi)
+        rows = u + (cfg_scale + 1) * (rows - u)
+    return rows.contiguous().numpy()
+
+
 def scored_step(c: Canvas, a: int, b: int, rule: TokenRule, opts: dict, select) -> bool:
     """One forward on the canvas; propose for the masked positions of [a, b); commit the
     positions `select(scores, positions)` returns. True when generation should stop."""
-    rows = span_logits(c.model, c.ids, len(c.prompt), a, b, float(opts.get("cfg_scale", 0.0)))
+    rows = span_logits(c, a, b, float(opts.get("cfg_scale", 0.0)))
     positions = c.masked(a, b)
     proposals = [propose(row_of(c.model, rows, len(c.prompt), a, p), c.model.vocab, rule, c.seed, p, c.step)
                  for p in positions]

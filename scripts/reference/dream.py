@@ -13,8 +13,8 @@ from typing import List
 import numpy as np
 
 
-from common import (Canvas, Model, dlm_rng, propose, row_of, scored_step, span_logits, token_rule,
-                    top_k_selector)
+from common import (Canvas, Model, dlm_rng, new_canvas, propose, row_of, scored_step, span_logits,
+                    token_rule, top_k_selector)
 
 
 def timesteps(eps: float, steps: int) -> np.ndarray:
@@ -33,7 +33,7 @@ def reveal_step(c: Canvas, rule, opts: dict, p_transfer: np.float32, always_forw
               if dlm_rng.uniforms(c.seed, p, c.step, dlm_rng.STREAM_REVEAL, [0])[0] < float(p_transfer)]
     rows = c.cached_rows if hasattr(c, "cached_rows") else None
     if always_forward or (reveal and (rows is None or c.changed)):
-        rows = span_logits(c.model, c.ids, len(c.prompt), 0, n, float(opts.get("cfg_scale", 0.0)))
+        rows = span_logits(c, 0, n, float(opts.get("cfg_scale", 0.0)))
         c.cached_rows, c.changed = rows, False
     for p in reveal:
         c.commit(p, propose(row_of(c.model, rows, len(c.prompt), 0, p), c.model.vocab, rule, c.seed, p, c.step)[0])
@@ -45,7 +45,7 @@ def reveal_step(c: Canvas, rule, opts: dict, p_transfer: np.float32, always_forw
 def generate(model: Model, prompt: List[int], opts: dict, always_forward: bool = True) -> Canvas:
     n = int(opts["max_new_tokens"])
     steps = int(opts["steps"])
-    c = Canvas(model, list(prompt), [model.mask_id] * n, int(opts.get("seed", 0)))
+    c = new_canvas(model, prompt, opts)
     rule = token_rule(opts, model)
     ts = timesteps(float(opts.get("eps", 1e-3)), steps)
     for i in range(steps):

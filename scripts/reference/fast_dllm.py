@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import List
 
-from common import Canvas, Model, scored_step, select_factor, select_threshold, token_rule
+from common import Canvas, Model, new_canvas, scored_step, select_factor, select_threshold, token_rule
 from llada import plan_blocks
 
 
 def generate(model: Model, prompt: List[int], opts: dict) -> Canvas:
-    n = int(opts["max_new_tokens"])
-    c = Canvas(model, list(prompt), [model.mask_id] * n, int(opts.get("seed", 0)))
+    c = new_canvas(model, prompt, opts)
+    n = len(c.generated)
     rule = token_rule(opts, model)
     if opts.get("threshold") is not None:
         threshold = float(opts["threshold"])
@@ -23,6 +23,7 @@ def generate(model: Model, prompt: List[int], opts: dict) -> Canvas:
         factor = float(opts["factor"])
         select = lambda scores, positions: select_factor(scores, factor)  # noqa: E731
     for start, length, _ in plan_blocks(n, int(opts["block_length"]), n):
+        c.start_block()
         while c.masked(start, start + length):
             if scored_step(c, start, start + length, rule, opts, select):
                 return c

@@ -5,13 +5,14 @@ commits masked // steps positions per step (plus one on the first masked % steps
 each step runs the model on the whole canvas, proposes a candidate per masked position
 of the block and commits the top-k scores (or Dream's alg_temp draw). dlm's length
 contract extends the reference where it asserts divisibility: a shorter last block and
-the remaining steps to the first blocks.
+the remaining steps to the first blocks. With a key/value cache (settings "cache",
+"cache_refresh"; see common.KVCache) the steps are the same; only their logits' source changes.
 """
 from __future__ import annotations
 
 from typing import List
 
-from common import Canvas, Model, scored_step, token_rule, top_k_selector
+from common import Canvas, Model, new_canvas, scored_step, token_rule, top_k_selector
 
 
 def plan_blocks(gen_length: int, block_length: int, steps: int) -> List[tuple]:
@@ -27,10 +28,11 @@ def num_transfer_tokens(masked: int, steps: int) -> List[int]:
 
 
 def generate(model: Model, prompt: List[int], opts: dict) -> Canvas:
-    n = int(opts["max_new_tokens"])
-    c = Canvas(model, list(prompt), [model.mask_id] * n, int(opts.get("seed", 0)))
+    c = new_canvas(model, prompt, opts)
+    n = len(c.generated)
     rule = token_rule(opts, model)
     for start, length, steps in plan_blocks(n, int(opts["block_length"]), int(opts["steps"])):
+        c.start_block()
         for k in num_transfer_tokens(length, steps):
             if k == 0:  # a ragged block's spare step commits nothing
                 c.step += 1

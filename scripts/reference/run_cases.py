@@ -5,8 +5,8 @@ Input (file argument or stdin): a JSON list of {"prompt": str, "options": {...},
 optionally "config": a TOML preset of dlm generate, whose keys the options override} with
 dlm's option names in snake_case (max_new_tokens, steps, block_length, temperature,
 seed, algorithm, style, schedule, eps, top_k, top_p, threshold, factor, alg_temp,
-cfg_scale, eos). Output: one JSON line per case: {"generated": the final span,
-"nfe": forward calls}.
+cfg_scale, eos, cache, cache_refresh). Output: one JSON line per case: {"generated":
+the final span, "nfe": forward calls}.
 
 Usage: /usr/bin/python3 scripts/reference/run_cases.py --model M [--threads 2] cases.json
 """
@@ -37,7 +37,8 @@ def sampler_for(opts: dict):
 # dlm generate's defaults (include/dlm/sampler.h GenerateOptions) for keys a case omits.
 DEFAULTS = {"max_new_tokens": 128, "steps": 128, "block_length": 32, "temperature": 0.0, "seed": 0,
             "algorithm": "confidence", "style": "llada", "schedule": "block", "eps": 1e-3,
-            "top_k": 0, "top_p": 1.0, "alg_temp": 0.0, "cfg_scale": 0.0, "eos": "none"}
+            "top_k": 0, "top_p": 1.0, "alg_temp": 0.0, "cfg_scale": 0.0, "eos": "none",
+            "cache": "auto", "cache_refresh": 0}
 
 
 def preset(path: str) -> dict:

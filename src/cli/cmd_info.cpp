@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "dlm/checkpoint.h"
 #include "dlm/model_paths.h"
+#include "dlm/sampler.h"
 
 namespace dlm::cli {
 namespace {
@@ -26,6 +27,9 @@ int run(const InfoCommand& c) {
   std::cout << fmt::format("name:         {} (family {}, format v{})\n", cfg.name, cfg.family, cfg.format_version);
   std::cout << fmt::format("parameters:   {} ({:.1f}M, {})\n", ck->parameter_count(), ck->parameter_count() / 1e6, cfg.dtype);
   std::cout << fmt::format("methods:      {}\n", fmt::join(ck->methods(), ", "));
+  std::cout << fmt::format("cache:        {}\n", ck->supports_cache()
+      ? fmt::format("prefix and dual supported; {} bytes of keys/values per position", ck->kv_bytes_per_token())
+      : std::string("not supported (no forward_kv / forward_window): runs uncached"));
   std::cout << fmt::format("tokenizer:    {}, {} ids; logits {} wide ({})\n", ck->tokenizer().kind(), ck->tokenizer().size(), ck->logits_width(), cfg.shifted_logits ? "shifted" : "aligned");
   std::cout << fmt::format("special ids:  mask {}, eos {}, pad {}, bos {}{}; bos prepended: {}\n", cfg.mask_id, cfg.eos_id, cfg.pad_id, cfg.bos_id, cfg.eot_id ? fmt::format(", eot {}", *cfg.eot_id) : "", cfg.add_bos ? "yes" : "no");
   std::cout << fmt::format("max length:   {} tokens\n", cfg.max_seq_len);
