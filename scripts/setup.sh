@@ -8,7 +8,7 @@ packages=(
   libtorch-dev python3-torch libopenblas0-pthread
   libsentencepiece-dev sentencepiece python3-sentencepiece
   libcli11-dev libspdlog-dev libfmt-dev catch2 nlohmann-json3-dev libutfcpp-dev
-  bible-kjv bible-kjv-text python3-matplotlib python3-numpy
+  bible-kjv bible-kjv-text python3-matplotlib python3-numpy libbenchmark-dev
 )
 
 missing=()

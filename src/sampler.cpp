@@ -285,35 +285,49 @@ class RowRun {
     return DrawKey{o_.seed, static_cast<std::uint64_t>(p), static_cast<std::uint64_t>(step_)};
   }
 
+  // Scores every masked position of [a, b) with the fused dlm::score op, then picks and
+  // writes the positions to commit with dlm::commit (or Dream's alg_temp draw).
   void scored_commit(const at::Tensor& rows, const Step& step) {
-    std::vector<std::int64_t> positions;
-    std::vector<std::uint64_t> draw_positions;
-    std::vector<double> scores;
-    std::vector<std::int64_t> tokens;
+    std::vector<std::int64_t> positions, row_index;
     for (std::int64_t p = step.a; p < step.b; ++p) {
       if (generated_[p] != cfg_.mask_id) continue;
-      const Candidate c = propose(row_of(rows, step.a, p), cfg_.vocab_size, rule_, key(p));
       positions.push_back(p);
-      draw_positions.push_back(static_cast<std::uint64_t>(p));
-      scores.push_back(c.score);
-      tokens.push_back(c.token);
+      row_index.push_back(out_row(prompt_len_ + p) - out_row(prompt_len_ + step.a));
     }
-    std::vector<std::int64_t> chosen;
-    switch (step.selection.kind) {
-      case Selection::Kind::kThreshold:
-        chosen = select_threshold(scores, *o_.threshold);
-        break;
-      case Selection::Kind::kFactor:
-        chosen = select_factor(scores, *o_.factor);
-        break;
-      case Selection::Kind::kTopK:
-        chosen = o_.alg_temp > 0
-                     ? select_sampled(scores, draw_positions, step.selection.k, o_.alg_temp,
-                                      o_.seed, static_cast<std::uint64_t>(step_))
-                     : select_top_k(scores, step.selection.k);
-        break;
+    const auto n = static_cast<std::int64_t>(positions.size());
+    const auto longs = torch::TensorOptions().dtype(torch::kLong);
+    at::Tensor logits = rows.index_select(0, torch::tensor(row_index, longs));
+    if (logits.size(1) != cfg_.vocab_size) logits = logits.narrow(1, 0, cfg_.vocab_size).contiguous();
+    const auto [tokens, scores] =
+        ops::score(logits, torch::full({n}, static_cast<std::int64_t>(o_.seed), longs),
+                   torch::tensor(positions, longs), torch::full({n}, step_, longs), rule_);
+    const auto* token = tokens.data_ptr<std::int64_t>();
+    if (step.selection.kind == Selection::Kind::kTopK && o_.alg_temp > 0) {
+      const std::vector<double> score(scores.data_ptr<double>(), scores.data_ptr<double>() + n);
+      const std::vector<std::uint64_t> draw(positions.begin(), positions.end());
+      for (const std::int64_t i : select_sampled(score, draw, step.selection.k, o_.alg_temp,
+                                                 o_.seed, static_cast<std::uint64_t>(step_))) {
+        commit(positions[i], token[i]);
+      }
+      return;
     }
-    for (const std::int64_t i : chosen) commit(positions[i], tokens[i]);
+    ops::CommitRule rule = ops::CommitRule::kTopK;
+    double value = 0.0;
+    if (step.selection.kind == Selection::Kind::kThreshold) {
+      rule = ops::CommitRule::kThreshold;
+      value = *o_.threshold;
+    } else if (step.selection.kind == Selection::Kind::kFactor) {
+      rule = ops::CommitRule::kFactor;
+      value = *o_.factor;
+    }
+    at::Tensor canvas = torch::full({1, n}, cfg_.mask_id, longs);
+    const at::Tensor chosen =
+        ops::commit(scores.view({1, n}), tokens.view({1, n}), torch::ones({1, n}, torch::kBool),
+                    canvas, torch::full({1}, step.selection.k, longs), rule, value);
+    const auto* pick = chosen.data_ptr<bool>();
+    for (std::int64_t i = 0; i < n; ++i) {
+      if (pick[i]) commit(positions[i], canvas.data_ptr<std::int64_t>()[i]);
+    }
   }
 
   void reveal(const std::vector<std::int64_t>& positions) {
@@ -452,12 +466,6 @@ std::shared_ptr<CacheBlock> gather_cache(const std::vector<CacheSlot*>& slots) {
   return block;
 }
 
-void write_window_TEMP(at::Tensor& cache, const at::Tensor& fresh, const std::vector<std::int64_t>& lo) {
-  for (std::size_t b = 0; b < lo.size(); ++b) {
-    cache.select(1, static_cast<std::int64_t>(b)).narrow(2, lo[b], fresh.size(3)).copy_(fresh.select(1, static_cast<std::int64_t>(b)));
-  }
-}
-
 // One window pass: input j runs canvas[lo_j, lo_j + W) (its true positions) against its
 // cache; the fresh keys/values are written into the cache at lo_j (dlm::cache_write).
 // Returns per-input logits [W, V'] (row 0 is canvas index lo_j).
@@ -485,8 +493,8 @@ std::vector<at::Tensor> forward_window(Checkpoint::Impl& impl,
   mask = mask.to(impl.device);
   const auto block = gather_cache(slots);
   auto out = impl.forward_window(window, pos, offsets, block->keys, block->values, mask);
-  write_window_TEMP(block->keys, out.keys, lo);
-  write_window_TEMP(block->values, out.values, lo);
+  ops::cache_write(block->keys, out.keys, offsets);
+  ops::cache_write(block->values, out.values, offsets);
   return split_rows(out.logits);
 }
 

@@ -94,8 +94,8 @@ double score_of(const std::vector<double>& p, std::int64_t token, const TokenRul
 
 }  // namespace
 
-Candidate propose(const float* logits, std::int64_t vocab, const TokenRule& rule,
-                  const DrawKey& key) {
+Candidate propose_reference(const float* logits, std::int64_t vocab, const TokenRule& rule,
+                            const DrawKey& key) {
   std::vector<double> l(logits, logits + vocab);
   for (auto& x : l) {
     if (std::isnan(x)) x = kNegInf;  // a broken model's NaN never wins and never poisons sorts
@@ -148,6 +148,233 @@ Candidate propose(const float* logits, std::int64_t vocab, const TokenRule& rule
   c.score = contains(rule.deferred, c.token) ? kNegInf : score_of(dist, c.token, rule, key);
   if (std::isnan(c.score)) c.score = kNegInf;
   return c;
+}
+
+namespace {
+
+// The unfiltered LLaDA route of propose(). It does what propose_reference() does, with the
+// same floating-point operations on the same operands in the same order wherever a result
+// is kept, so its results are identical; it only leaves out work whose result cannot matter.
+//
+// Softmax: m is the largest logit, and sum adds exp(l_v - m) in id order, as the reference
+// does. NaN and banned ids, which the reference sets to -inf, add exp(-inf) = +0, and
+// x + 0 == x, so they are skipped. The score needs p only at a few ids: p = e / sum is
+// monotone in e, so the margin's top two probabilities are the top two e divided by sum.
+//
+// Gumbel-max at T > 0: the reference takes the argmax (ties to the lowest id) of
+// key_v = exp(l_v) / (-log u_v)^T over every id. We evaluate key_v exactly, with the same
+// expression, but only for ids that might beat the best key B found so far (starting with
+// the id of the largest logit); an id is skipped only when its computed key is provably
+// below B. u_v = ((k_v + 0.5) / 2^53 rounded) with k_v = bits >> 11 < 2^53, so with
+// j_v = 2^53 - 1 - k_v >= 1 and 2^E <= j_v / 2^53 < 2^(E+1) (E from j_v's leading zeros):
+//   -log u_v >= 1 - u_v >= j_v / 2^53 >= 2^E          (log u <= u - 1; u <= (k_v + 1) / 2^53)
+// so the exact key is at most exp(l_v) 2^(-E T). Skip v when
+//   l_v < log B + T ln2 (E - 1)                                              (*)
+// (computed in float64: an absolute error under 1e-12 for the ranges below). Then the
+// exact key is below B 2^-T (1 + 1e-12), and the computed key_v differs from the exact one
+// by at most ~(T + 4) ulp (exp, log, pow and the division round to within an ulp, pow
+// multiplies the log's relative error by T). For T >= 1e-3, 2^-T <= 1 - 6.9e-4 leaves
+// room for all of that, so the computed key_v < B: a skipped id can neither win nor tie.
+// That argument needs the intermediate values to be normal floats; the route is taken
+// only where they are, and otherwise returns false so that propose() runs the reference:
+//  - 1e-3 <= T <= 16: the slack above, and pow(-log u, T) stays within [2^-833, 1e26]
+//    (-log u lies in [2^-52, 38] because u <= 1 - 2^-52 whenever j_v >= 1);
+//  - |max logit| <= 700 and B finite and >= 1e-50: exp of the best logit is normal, and
+//    an id whose exp(l_v) is subnormal or 0 has key_v <= 2^-1022 / 2^-833 < 1e-50 <= B;
+//  - j_v >= 1 for every id: j_v = 0 (probability 2^-53) makes u_v = 1 and the reference's
+//    key +inf, -inf or NaN (exp(l) / pow(-0, T)), whose argmax the reference loop settles;
+//  - at least one id with a logit above -inf (otherwise the reference returns id 0).
+// Without NaN keys the reference argmax is the lexicographic maximum of (key, -id), which
+// is what the loop below keeps; once B is +inf, no later (higher) id can beat it.
+constexpr double kMinTemperature = 1e-3;
+constexpr double kMaxTemperature = 16.0;
+constexpr double kMaxAbsLogit = 700.0;
+constexpr double kMinKey = 1e-50;
+
+bool filters_active(const TokenRule& rule, std::int64_t vocab) {
+  return rule.top_p < 1.0 || (rule.top_k > 0 && rule.top_k < vocab);
+}
+
+// The runs of [0, vocab) free of banned ids, in order, so the hot loops test nothing per id
+// (and nothing is allocated without banned ids).
+class AllowedRuns {
+ public:
+  AllowedRuns(std::int64_t vocab, const std::vector<std::int64_t>& banned) : vocab_(vocab) {
+    for (const auto id : banned) {
+      if (id >= 0 && id < vocab) cuts_.push_back(id);
+    }
+    std::sort(cuts_.begin(), cuts_.end());
+    cuts_.erase(std::unique(cuts_.begin(), cuts_.end()), cuts_.end());
+  }
+  bool any_banned() const { return !cuts_.empty(); }
+
+  // Calls fn(begin, end) for every run; stops early, returning false, when fn does.
+  template <class Fn>
+  bool each(Fn&& fn) const {
+    std::int64_t begin = 0;
+    for (const auto cut : cuts_) {
+      if (cut > begin && !fn(begin, cut)) return false;
+      begin = cut + 1;
+    }
+    return begin >= vocab_ || fn(begin, vocab_);
+  }
+
+ private:
+  std::int64_t vocab_;
+  std::vector<std::int64_t> cuts_;  // sorted banned ids within [0, vocab)
+};
+
+// The cuts (*) by the leading zeros z of j_v (11 <= z <= 63, E = 10 - z), for B = best.
+class GumbelCuts {
+ public:
+  explicit GumbelCuts(double temperature) : slope_(temperature * std::log(2.0)) {}
+  void set(double best) {
+    const double log_best = std::log(best);
+    for (int z = 11; z < 64; ++z) cut_[z] = log_best + slope_ * (9 - z);
+  }
+  // Whether an id with logit l and draw bits `bits` provably cannot reach B. The caller
+  // has ruled out j = 0 (u = 1) first.
+  bool skip(double l, std::uint64_t bits) const {
+    return l < cut_[__builtin_clzll(kLastDraw - (bits >> 11))];
+  }
+  static constexpr std::uint64_t kLastDraw = (1ULL << 53) - 1;  // k = 2^53 - 1: u = 1
+
+ private:
+  double slope_;
+  double cut_[64] = {};
+};
+
+bool propose_llada_unfiltered(const float* logits, std::int64_t vocab, const TokenRule& rule,
+                              const DrawKey& key, Candidate& out) {
+  const double t = rule.temperature;
+  const bool gumbel = t != 0.0;
+  if (vocab < 1) return false;
+  if (gumbel && !(t >= kMinTemperature && t <= kMaxTemperature)) return false;  // NaN too
+  const AllowedRuns runs(vocab, rule.banned);
+
+  // Pass 1: the largest logit and its first id (the T = 0 token).
+  float max_logit = -INFINITY;
+  std::int64_t arg = -1;
+  bool any_nan = false;
+  runs.each([&](std::int64_t a, std::int64_t b) {
+    for (std::int64_t v = a; v < b; ++v) {
+      const float x = logits[v];
+      if (x > max_logit) {
+        max_logit = x;
+        arg = v;
+      } else if (x != x) {
+        any_nan = true;
+      }
+    }
+    return true;
+  });
+  if (arg < 0 || std::isinf(max_logit)) return false;
+  const double m = max_logit;
+  if (gumbel && std::fabs(m) > kMaxAbsLogit) return false;
+
+  // The best Gumbel key so far and its cuts (*).
+  const RngKey gumbel_key(key.seed, key.position, key.step, RngStream::kGumbel);
+  std::int64_t best_id = arg;
+  double best = 0.0;
+  GumbelCuts cuts(t);
+  bool searching = gumbel;
+  if (gumbel) {
+    const double u = gumbel_key.uniform(static_cast<std::uint64_t>(arg));
+    best = std::exp(m) / std::pow(-std::log(u), t);
+    if (!(best >= kMinKey && best < INFINITY)) return false;
+    cuts.set(best);
+  }
+
+  // Pass 2: the softmax sum, the top two exp(l - m) for the margin, the Gumbel search.
+  // The random rule's score reads no probability: no sum then.
+  const bool margin = rule.algorithm == Algorithm::kMargin;
+  const bool need_sum = rule.algorithm != Algorithm::kRandom;
+  double sum = 0.0;
+  // NaN and banned ids have p = 0, which counts among the reference's top two too.
+  double top1 = (any_nan || runs.any_banned()) ? 0.0 : -INFINITY;
+  double top2 = -INFINITY;
+  const bool complete = runs.each([&](std::int64_t a, std::int64_t b) {
+    for (std::int64_t v = a; v < b; ++v) {
+      const float x = logits[v];
+      if (x != x) continue;
+      const double l = x;
+      if (need_sum) {
+        const double e = std::exp(l - m);
+        sum += e;
+        if (margin) {
+          if (e > top1) {
+            top2 = top1;
+            top1 = e;
+          } else if (e > top2) {
+            top2 = e;
+          }
+        }
+      }
+      if (!searching) continue;
+      const std::uint64_t bits = gumbel_key.bits(static_cast<std::uint64_t>(v));
+      if ((bits >> 11) == GumbelCuts::kLastDraw) return false;
+      if (cuts.skip(l, bits)) continue;
+      const double u = gumbel_key.uniform(static_cast<std::uint64_t>(v));
+      const double k = std::exp(l) / std::pow(-std::log(u), t);
+      if (k > best || (k == best && v < best_id)) {
+        best = k;
+        best_id = v;
+        if (best == INFINITY) {
+          searching = false;
+        } else {
+          cuts.set(best);
+        }
+      }
+    }
+    return true;
+  });
+  if (!complete) return false;
+
+  out.token = best_id;
+  if (contains(rule.deferred, out.token)) {
+    out.score = kNegInf;
+    return true;
+  }
+  switch (rule.algorithm) {
+    case Algorithm::kMargin:
+      out.score = top1 / sum - top2 / sum;
+      break;
+    case Algorithm::kEntropy: {
+      // Pass 3: the reference's sum of p log(p + 1e-10) over ids in order; skipped ids
+      // have p = 0 and add -0.
+      double entropy = 0.0;
+      runs.each([&](std::int64_t a, std::int64_t b) {
+        for (std::int64_t v = a; v < b; ++v) {
+          const float x = logits[v];
+          if (x != x) continue;
+          const double p = std::exp(double(x) - m) / sum;
+          entropy += p * std::log(p + 1e-10);
+        }
+        return true;
+      });
+      out.score = entropy;
+      break;
+    }
+    case Algorithm::kRandom:
+      out.score = RngKey(key.seed, key.position, key.step, RngStream::kPositionScore).uniform(0);
+      break;
+    default:
+      out.score = std::exp(double(logits[out.token]) - m) / sum;
+  }
+  if (std::isnan(out.score)) out.score = kNegInf;
+  return true;
+}
+
+}  // namespace
+
+Candidate propose(const float* logits, std::int64_t vocab, const TokenRule& rule,
+                  const DrawKey& key) {
+  Candidate c;
+  if (rule.style == Style::kLlada && !filters_active(rule, vocab) &&
+      propose_llada_unfiltered(logits, vocab, rule, key, c)) {
+    return c;
+  }
+  return propose_reference(logits, vocab, rule, key);
 }
 
 Candidate llada_candidate(const float* logits, std::int64_t vocab, double temperature,

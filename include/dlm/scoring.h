@@ -43,8 +43,16 @@ struct DrawKey {
 // Scores: confidence p[x0]; margin p1 - p2; entropy sum p * log(p + 1e-10); random u
 // (stream kPositionScore, index 0). Filters (T-scaled logits): top-p, then top-k. Ties in
 // every argmax go to the lowest id.
+// Unfiltered LLaDA rows (the sampler's hot path) take a fast route that evaluates the
+// Gumbel key only for ids that can still win; every row gives exactly, bit for bit, what
+// propose_reference() gives. Allocates nothing vocabulary-sized on that route.
 Candidate propose(const float* logits, std::int64_t vocab, const TokenRule& rule,
                   const DrawKey& key);
+
+// propose() written out plainly, one vocabulary-sized pass per formula: the specification
+// that propose() and the dlm::score operator are tested against.
+Candidate propose_reference(const float* logits, std::int64_t vocab, const TokenRule& rule,
+                            const DrawKey& key);
 
 // LLaDA's candidate with the confidence score (propose with the default TokenRule).
 Candidate llada_candidate(const float* logits, std::int64_t vocab, double temperature,
