@@ -142,7 +142,7 @@ TEST_CASE("forward_kv gives forward's logits; a window pass agrees with the full
 
 TEST_CASE("--cache-refresh 1 reproduces uncached generation exactly", "[cache]") {
   for (const CacheMode mode : {CacheMode::kDual, CacheMode::kPrefix}) {
-    GenerateOptions cached = options(mode);
+    GenerateOptions cached = options(mode, 24, 24, 8);
     cached.cache_refresh = 1;
     for (const auto& [name, o] : variations(cached)) {
       INFO(dlm::to_string(mode) << " " << name);
@@ -202,11 +202,11 @@ TEST_CASE("cached generation completes every rule; its agreement with uncached i
     // Greedy decoding cascades from the first differing token, so position-wise agreement
     // understates closeness; independent texts would agree on almost no position.
     CHECK(same > 0.2);
-    for (const auto& [name, o] : variations(options(mode, 32, 32, 8))) {
+    for (const auto& [name, o] : variations(options(mode, 16, 16, 8))) {
       INFO(dlm::to_string(mode) << " " << name);
       const Ids a = span(model(), "And God said", o);
       CHECK(std::count(a.begin(), a.end(), model().config().mask_id) == 0);
-      CHECK(span(model(), "And God said", o) == a);  // the same seed gives the same tokens
+      if (o.temperature > 0) CHECK(span(model(), "And God said", o) == a);  // same seed, same tokens
     }
   }
 }
