@@ -283,3 +283,36 @@ TEST_CASE("Ctrl-C stops dlm batch cleanly and says how to resume", "[batch][cli]
   CHECK_THAT(r.err, Catch::Matchers::Contains("--resume"));
   for (const auto& [line, n] : records_per_line(dir.file("out.jsonl"))) CHECK(n == 1);
 }
+
+TEST_CASE("dlm batch caches per row and keeps within --max-memory", "[batch][cli][cache]") {
+  TempDir dir;
+  dlm_test::write_file(dir.file("in.jsonl"), input_lines(6));
+  const auto tokens_of = [&](const std::string& args) {
+    const auto out = dir.file("out.jsonl");
+    const auto r = run_shell(dlm_batch("-n 16 --steps 16 --block-length 8 --overwrite -i " +
+                                       dir.file("in.jsonl") + " -o " + out + " " + args));
+    REQUIRE(r.exit_code == 0);
+    std::map<std::string, json> by_id;
+    std::istringstream in(dlm_test::read_file(out));
+    for (std::string line; std::getline(in, line);) {
+      const json j = json::parse(line);
+      by_id[j["id"]] = j["token_ids"];
+      CHECK(j["cache"]["mode"] == (args.find("prefix") != std::string::npos ? "prefix" : "dual"));
+    }
+    CHECK(by_id.size() == 6);
+    return by_id;
+  };
+  // Batches of 6 and of 1 give the same tokens, for both cache modes; a memory limit that
+  // fits the weights and about one row's cache and logits splits the batches the same way.
+  for (const std::string mode : {"dual", "prefix"}) {
+    INFO(mode);
+    const auto together = tokens_of("--cache " + mode + " --batch-size 6");
+    CHECK(tokens_of("--cache " + mode + " --batch-size 1") == together);
+    CHECK(tokens_of("--cache " + mode + " --batch-size 6 --max-memory 24M") == together);
+  }
+  // A limit below the weights fails every record, naming the size needed.
+  const auto r = run_shell(dlm_batch("-n 16 --steps 16 --overwrite --max-memory 1M -i " +
+                                     dir.file("in.jsonl") + " -o " + dir.file("out.jsonl")));
+  CHECK(r.exit_code == 3);
+  CHECK_THAT(dlm_test::read_file(dir.file("out.jsonl")), Catch::Matchers::Contains("needs about"));
+}

@@ -176,10 +176,18 @@ int run(BatchCommand& c, CLI::App& cmd) {
     std::vector<BatchRequest> requests;
     std::vector<std::size_t> members;
     std::int64_t tokens = 0;
+    std::int64_t bytes = checkpoint->parameter_bytes();
     while (next < order.size() && static_cast<std::int64_t>(requests.size()) < c.batch_size) {
       const std::size_t i = order[next];
-      const std::int64_t cost = padded(i) * (pending[i].options.cfg_scale > 0 ? 2 : 1);
+      const GenerateOptions& o = pending[i].options;
+      const std::int64_t cost = padded(i) * (o.cfg_scale > 0 ? 2 : 1);
       if (!requests.empty() && tokens + cost > c.max_batch_tokens) break;
+      // --max-memory bounds the whole batch: each row adds its cache and logits (a row
+      // alone always fits: validate() checked it).
+      const MemoryEstimate row =
+          estimate_memory(o, *checkpoint, static_cast<std::int64_t>(prompt_ids[i].size()));
+      if (!requests.empty() && o.max_memory > 0 && bytes + row.cache + row.logits > o.max_memory) break;
+      bytes += row.cache + row.logits;
       tokens += cost;
       requests.push_back(BatchRequest{prompt_ids[i], pending[i].options, nullptr});
       members.push_back(i);
