@@ -93,7 +93,10 @@ class RowRun {
     rule_.top_p = o.top_p;
     std::vector<std::int64_t> ends{cfg_.eos_id};
     if (cfg_.eot_id) ends.push_back(*cfg_.eot_id);
-    if (o.eos == EosPolicy::kSuppress) rule_.banned = ends;
+    // The mask id is never a candidate: committing it would leave the position masked
+    // (a threshold block would then never finish).
+    rule_.banned = {cfg_.mask_id};
+    if (o.eos == EosPolicy::kSuppress) rule_.banned.insert(rule_.banned.end(), ends.begin(), ends.end());
     if (o.eos == EosPolicy::kDefer) rule_.deferred = ends;
     if (o.schedule == Schedule::kBlock) {
       plan_ = plan_blocks(o.max_new_tokens, o.block_length,

@@ -247,13 +247,13 @@ TEST_CASE("shifted-logits checkpoints run cached", "[cache]") {
     CHECK(span(shifted(), "And God said", o) == span(shifted(), "And God said", uncached));
     o.cache_refresh = 0;
     const Ids a = span(shifted(), "And God said", o);
-    // Random weights: the mask id itself may be proposed and committed, as uncached.
-    const Ids b = span(shifted(), "And God said", uncached);
-    INFO("cached " << ::Catch::Detail::stringify(a) << "\nuncached " << ::Catch::Detail::stringify(b));
+    // Random weights favour the mask id itself; it is never proposed, so every position fills.
     CHECK(a.size() == 32);
     CHECK(span(shifted(), "And God said", o) == a);
-    CHECK(std::count(a.begin(), a.end(), shifted().config().mask_id) ==
-          std::count(b.begin(), b.end(), shifted().config().mask_id));
+    CHECK(std::count(a.begin(), a.end(), shifted().config().mask_id) == 0);
+    o.threshold = 0.9;  // a block ends only when no mask is left
+    const Ids t = span(shifted(), "And God said", o);
+    CHECK(std::count(t.begin(), t.end(), shifted().config().mask_id) == 0);
   }
 }
 

@@ -308,7 +308,8 @@ def token_rule(opts: dict, model: Model) -> TokenRule:
     return TokenRule(style=opts.get("style", "llada"), algorithm=opts.get("algorithm", "confidence"),
                      temperature=float(opts.get("temperature", 0.0)), top_k=int(opts.get("top_k", 0)),
                      top_p=float(opts.get("top_p", 1.0)),
-                     banned=ends if eos == "suppress" else [], deferred=ends if eos == "defer" else [])
+                     banned=[model.mask_id] + (ends if eos == "suppress" else []),  # never the mask
+                     deferred=ends if eos == "defer" else [])
 
 
 @dataclass
