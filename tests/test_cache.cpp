@@ -21,15 +21,7 @@ using Ids = std::vector<std::int64_t>;
 
 namespace {
 
-dlm::Checkpoint& load_once(const std::string& path) {
-  static std::map<std::string, std::unique_ptr<dlm::Checkpoint>> loaded;
-  auto& slot = loaded[path];
-  if (!slot) {
-    dlm::configure_runtime({"cpu", 1});
-    slot = dlm::Checkpoint::load(path, "cpu");
-  }
-  return *slot;
-}
+using dlm_test::load_once;
 
 dlm::Checkpoint& model() { return load_once(dlm_test::shipped_model_path()); }
 dlm::Checkpoint& shifted() {

@@ -1,6 +1,7 @@
 #pragma once
 // Small helpers shared by the test files: the shipped model's path, scratch
-// directories, whole-file reads and writes, and the UsageError check. No torch here.
+// directories, whole-file reads and writes, the UsageError check, and checkpoints loaded
+// once per process. No torch here.
 #include <stdlib.h>
 #include <sys/wait.h>
 
@@ -8,16 +9,31 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "dlm/checkpoint.h"
 #include "dlm/error.h"
 
 namespace dlm_test {
 
 inline std::string shipped_model_path() {
   return std::string(DLM_SOURCE_DIR) + "/models/dlm-kjv-tiny.pt";
+}
+
+// The checkpoint at `path`, loaded once per process on one thread (ctest runs two tests
+// at once) and shared by every test file that asks for it.
+inline dlm::Checkpoint& load_once(const std::string& path) {
+  static std::map<std::string, std::unique_ptr<dlm::Checkpoint>> loaded;
+  auto& slot = loaded[path];
+  if (!slot) {
+    dlm::configure_runtime({"cpu", 1});
+    slot = dlm::Checkpoint::load(path, "cpu");
+  }
+  return *slot;
 }
 
 // A fresh directory under $TMPDIR, removed with everything in it at scope exit.

@@ -36,18 +36,10 @@ using Ids = std::vector<std::int64_t>;
 
 namespace {
 
+using dlm_test::load_once;
+
 std::string judge_path() { return std::string(DLM_SOURCE_DIR) + "/models/kjv-judge.pt"; }
 
-// Loaded once per process, on one thread (ctest runs two tests at once).
-dlm::Checkpoint& load_once(const std::string& path) {
-  static std::map<std::string, std::unique_ptr<dlm::Checkpoint>> loaded;
-  auto& slot = loaded[path];
-  if (!slot) {
-    dlm::configure_runtime({"cpu", 1});
-    slot = dlm::Checkpoint::load(path, "cpu");
-  }
-  return *slot;
-}
 dlm::Checkpoint& model() { return load_once(dlm_test::shipped_model_path()); }
 dlm::Checkpoint& judge_checkpoint() { return load_once(judge_path()); }
 
