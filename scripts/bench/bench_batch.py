@@ -6,7 +6,7 @@ run by `dlm batch` with each batch size (alternating, --rounds times, to share t
 machine's noise), without the key/value cache and with the dual cache; prints generated
 tokens/s (median) and peak memory (max RSS).
 
-Usage: /usr/bin/python3 scripts/bench_batch.py [--dlm build/dlm] [--rounds 1] [--threads 2]
+Usage: PYTHONPATH=scripts /usr/bin/python3 scripts/bench/bench_batch.py [--dlm build/dlm] [--rounds 1] [--threads 2]
        [--caches none,dual]
 """
 from __future__ import annotations
@@ -21,15 +21,13 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
-from prepare_data import heldout_refs, read_kjv  # noqa: E402
+from dlmpy.kjv import heldout_texts
+from dlmpy.paths import ROOT
 
 
 def prompts(count: int) -> list:
-    verses = read_kjv()
-    held = set(heldout_refs(verses))
-    texts = [text for ref, text in verses if ref in held]
+    """`count` prompts of 8..60 words, each from three consecutive held-out verses."""
+    texts = heldout_texts()
     out = []
     for i in range(count):
         words = " ".join(texts[3 * i:3 * i + 3]).split()

@@ -13,7 +13,7 @@ generated tokens with the uncached run position by position (the whole canvas sp
 compared through the output's token_ids, which end at the first eos: a position past one
 run's end counts as a disagreement). `--cache-refresh 1` must agree 100%.
 
-Usage: /usr/bin/python3 scripts/bench_cache.py [--dlm build/dlm] [--prompts 3]
+Usage: PYTHONPATH=scripts /usr/bin/python3 scripts/bench/bench_cache.py [--dlm build/dlm] [--prompts 3]
        [--agree-prompts 32] [--agree-n 64] [--threads 2]
 """
 from __future__ import annotations
@@ -26,9 +26,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
-from bench_foundation import heldout_prompts  # noqa: E402
+from dlmpy.kjv import heldout_prompts
+from dlmpy.paths import ROOT, SCRIPT_DATA
 
 MODES = ["none", "prefix", "dual"]
 
@@ -99,7 +98,7 @@ def main() -> None:
                   f"{statistics.median(r['cache_bytes'] for r in sel) / 2**20:.1f} MiB | {same}/{len(sel)} |")
 
     if args.agree_prompts > 0:
-        lines = (ROOT / "scripts" / "data" / "heldout_prompts.jsonl").read_text().splitlines()
+        lines = (SCRIPT_DATA / "heldout_prompts.jsonl").read_text().splitlines()
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
             records = tmp / "prompts.jsonl"

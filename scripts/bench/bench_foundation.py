@@ -8,7 +8,7 @@ the share of generation wall time spent outside the model's forward, and the sha
 generated words that are KJV words (words of the training verses). Prints a Markdown
 table and the samples.
 
-Usage: /usr/bin/python3 scripts/bench_foundation.py [--dlm build/dlm] [--prompts 3]
+Usage: PYTHONPATH=scripts /usr/bin/python3 scripts/bench/bench_foundation.py [--dlm build/dlm] [--prompts 3]
        [--temperatures 0,0.8] [-n 256] [--steps 256] [--threads 2]
 """
 from __future__ import annotations
@@ -19,40 +19,16 @@ import re
 import statistics
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from dlmpy.kjv import heldout_prompts, read_kjv
+from dlmpy.paths import ROOT
+
 WORD = re.compile(r"[A-Za-z]+")
 
 
 def kjv_words() -> set:
-    out = subprocess.run(["bible", "-l", "100000", "gen1:1-rev22:21"], check=True,
-                         capture_output=True, text=True).stdout
-    return {w.lower() for w in WORD.findall(out)}
-
-
-def heldout_prompts(count: int, tokens: int) -> list:
-    """Runs of consecutive held-out verses, cut to at most `tokens` sentencepiece tokens."""
-    sys.path.insert(0, str(ROOT / "scripts"))
-    import sentencepiece as spm
-    import torch
-    from prepare_data import heldout_refs, read_kjv
-    extra = {"tokenizer.model": ""}
-    torch.jit.load(str(ROOT / "models" / "dlm-kjv-tiny.pt"), _extra_files=extra)
-    sp = spm.SentencePieceProcessor(model_proto=extra["tokenizer.model"])
-    verses = read_kjv()
-    held = set(heldout_refs(verses))
-    words = " ".join(text for ref, text in verses if ref in held).split()
-    prompts, start = [], 0
-    while len(prompts) < count and start < len(words):
-        chosen = []
-        for w in words[start:]:
-            if len(sp.encode(" ".join(chosen + [w]))) > tokens:
-                break
-            chosen.append(w)
-        prompts.append(" ".join(chosen))
-        start += 1000
-    return prompts
+    """Every word of the KJV's verses, lower-cased."""
+    return {w.lower() for _, text in read_kjv() for w in WORD.findall(text)}
 
 
 def main() -> None:

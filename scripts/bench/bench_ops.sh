@@ -2,10 +2,10 @@
 # Benchmarks the fused dlm::score operator against the equivalent ATen composition on CPU
 # float32 logits ([256 x 4096] and [32 x 126464], T = 0.8 and T = 0), builds the
 # benchmark when needed, and prints the ratios (ATen time / fused time).
-# Usage: scripts/bench_ops.sh [extra Google Benchmark flags]
+# Usage: scripts/bench/bench_ops.sh [extra Google Benchmark flags]
 # Environment: DLM_BUILD_DIR (default build), DLM_BENCH_THREADS (default 2).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 build="${DLM_BUILD_DIR:-build}"
 if [ ! -f "$build/build.ninja" ] && [ ! -f "$build/Makefile" ]; then
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null

@@ -5,7 +5,7 @@ Runs `dlm generate -n 128 --block-length 32 --steps 128 --json` per rule over a 
 held-out prompts and prints a Markdown table: tokens/s (generated positions per second
 of generation, median), forward calls (mean), and tokens committed per forward call.
 
-Usage: /usr/bin/python3 scripts/bench_rules.py [--dlm build/dlm] [--prompts 2] [--threads 2]
+Usage: PYTHONPATH=scripts /usr/bin/python3 scripts/bench/bench_rules.py [--dlm build/dlm] [--prompts 2] [--threads 2]
 """
 from __future__ import annotations
 
@@ -13,12 +13,9 @@ import argparse
 import json
 import statistics
 import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
-from bench_foundation import heldout_prompts  # noqa: E402
+from dlmpy.kjv import heldout_prompts
+from dlmpy.paths import ROOT
 
 RULES = [
     ("confidence", []),

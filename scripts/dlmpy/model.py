@@ -1,12 +1,12 @@
 """LLaDA-like masked-diffusion denoiser: RMSNorm, rotary positions, SwiGLU, no causal mask.
 
 Plain PyTorch, scriptable by torch 1.13 (TorchScript), so the exported checkpoint
-loads in plain PyTorch and in libtorch without dlm. Shared by train_tiny.py and
-export_model.py.
+loads in plain PyTorch and in libtorch without dlm. Trained by train/train_tiny.py,
+exported by export/export_model.py.
 
 The same network with ModelArgs(causal=True) is an autoregressive language model
 (each position attends to itself and earlier ones only): the perplexity judge of
-train_judge.py. The default (causal=False) is the bidirectional denoiser, unchanged.
+train/train_judge.py. The default (causal=False) is the bidirectional denoiser, unchanged.
 """
 from __future__ import annotations
 

@@ -3,8 +3,9 @@
 Every draw is a pure function of (seed, position within the generated span, step,
 stream, index). Used by the reference samplers in scripts/reference/ and checked
 against the C++ generator by the test suite (tests/test_rng.cpp runs this file).
+It needs only the standard library (numpy for uniform_array), so it also runs by path:
 
-    python3 scripts/dlm_rng.py SEED POSITION STEP STREAM INDEX...  -> one uniform per line (%.17g)
+    /usr/bin/python3 scripts/dlmpy/rng.py SEED POSITION STEP STREAM INDEX...  -> one uniform per line (%.17g)
 """
 from __future__ import annotations
 

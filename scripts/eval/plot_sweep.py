@@ -16,7 +16,7 @@ Settings whose rule ignores --steps (threshold, factor) are single points, place
 forward calls per prompt on the steps axes.
 Needs matplotlib; dlm runs it with MPLBACKEND=Agg.
 
-Usage: /usr/bin/python3 scripts/plot_sweep.py DIR/sweep.json [OUT.png]   (default DIR/sweep.png)
+Usage: /usr/bin/python3 scripts/eval/plot_sweep.py DIR/sweep.json [OUT.png]   (default DIR/sweep.png)
 """
 from __future__ import annotations
 

@@ -8,22 +8,20 @@
    the share of generated positions with the same token, over held-out prompts, and where
    each run first differs.
 
-Usage: /usr/bin/python3 scripts/reference/check_cache.py [--model M] [--shifted S]
+Usage: PYTHONPATH=scripts /usr/bin/python3 scripts/reference/check_cache.py [--model M] [--shifted S]
        [--prompts 24] [--tokens 64] [--block 32] [--steps 64]
 """
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Model, match_dlm_threads  # noqa: E402
-from run_cases import DEFAULTS, sampler_for  # noqa: E402
+from dlmpy.paths import ROOT, SCRIPT_DATA, SHIPPED_MODEL
 
-ROOT = Path(__file__).resolve().parents[2]
+from common import Model, match_dlm_threads
+from run_cases import DEFAULTS, sampler_for
 
 # Settings of the exactness check (cache_refresh = 1), on 24 tokens.
 EXACT = [
@@ -89,7 +87,7 @@ def agreement(model: Model, prompts: list, args) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default=str(ROOT / "models/dlm-kjv-tiny.pt"))
+    ap.add_argument("--model", default=str(SHIPPED_MODEL))
     ap.add_argument("--shifted", default=str(ROOT / "tests/data/shifted-tiny.pt"))
     ap.add_argument("--prompts", type=int, default=24)
     ap.add_argument("--tokens", type=int, default=64)
@@ -98,7 +96,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     match_dlm_threads(args.threads)
-    with open(ROOT / "scripts/data/heldout_prompts.jsonl") as f:
+    with open(SCRIPT_DATA / "heldout_prompts.jsonl") as f:
         prompts = [json.loads(line)["prompt"] for line in f][:args.prompts]
     model = Model(args.model)
     for path in (args.model, args.shifted):

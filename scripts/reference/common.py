@@ -2,7 +2,7 @@
 and score per masked position) and the selection rules, in plain PyTorch / numpy.
 
 Every random number comes from the Python twin of dlm's counter-based generator
-(scripts/dlm_rng.py), keyed by (seed, position in the generated span, step, stream,
+(dlmpy/rng.py), keyed by (seed, position in the generated span, step, stream,
 index), so a reference run and a dlm run with the same settings draw the same numbers.
 Arithmetic is float64 with sequential sums (np.cumsum), the order dlm's C++ uses.
 
@@ -13,17 +13,14 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import json
-import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import List, Optional, Sequence
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import dlm_rng  # noqa: E402
+from dlmpy import checkpoint
+from dlmpy import rng as dlm_rng
 
 NEG_INF = -np.inf
 PAD_MULTIPLE = 16  # dlm's default --pad-multiple (GenerateOptions::pad_multiple)
@@ -46,11 +43,10 @@ class Model:
     """A dlm checkpoint (format v1) run through torch.jit."""
 
     def __init__(self, path: str):
-        extra = {"config.json": "", "tokenizer.model": ""}
-        self.module = torch.jit.load(path, map_location="cpu", _extra_files=extra)
-        self.module.eval()
-        self.config = json.loads(extra["config.json"])
-        self.tokenizer_model = extra["tokenizer.model"]
+        loaded = checkpoint.load(path)
+        self.module = loaded.module
+        self.config = loaded.config
+        self.tokenizer_model = loaded.tokenizer
         self.vocab = int(self.config["vocab_size"])
         self.mask_id = int(self.config["mask_token_id"])
         self.eos_id = int(self.config["eos_token_id"])

@@ -8,21 +8,19 @@ seed, algorithm, style, schedule, eps, top_k, top_p, threshold, factor, alg_temp
 cfg_scale, eos, cache, cache_refresh). Output: one JSON line per case: {"generated":
 the final span, "nfe": forward calls}.
 
-Usage: /usr/bin/python3 scripts/reference/run_cases.py --model M [--threads 2] cases.json
+Usage: PYTHONPATH=scripts /usr/bin/python3 scripts/reference/run_cases.py --model M [--threads 2] cases.json
 """
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import dream  # noqa: E402
-import fast_dllm  # noqa: E402
-import llada  # noqa: E402
-import mdlm  # noqa: E402
-from common import Model, match_dlm_threads  # noqa: E402
+import dream
+import fast_dllm
+import llada
+import mdlm
+from common import Model, match_dlm_threads
 
 
 def sampler_for(opts: dict):

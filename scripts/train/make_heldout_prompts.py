@@ -11,7 +11,7 @@ sweep joins them with one space). Records are in a fixed shuffled order (seed 0)
 that the first N (`dlm sweep --limit N`) sample the whole Bible rather than Genesis.
 The output is deterministic: the same `bible` text gives the same file.
 
-Usage: /usr/bin/python3 scripts/make_heldout_prompts.py [--out scripts/data/heldout_prompts.jsonl]
+Usage: PYTHONPATH=scripts /usr/bin/python3 scripts/train/make_heldout_prompts.py [--out scripts/data/heldout_prompts.jsonl]
        [--share 0.4] [--min-words 8]
 """
 from __future__ import annotations
@@ -20,12 +20,10 @@ import argparse
 import json
 import random
 import sys
-from pathlib import Path
 from typing import Dict, List
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-from prepare_data import heldout_refs, read_kjv  # noqa: E402
+from dlmpy.kjv import read_kjv, split_heldout
+from dlmpy.paths import SCRIPT_DATA
 
 MIN_WORDS = 8     # shorter verses leave too little to prompt with or to continue
 PROMPT_SHARE = 0.4
@@ -42,19 +40,15 @@ def split_verse(text: str, share: float) -> Dict[str, str]:
 
 
 def make_records(share: float, min_words: int) -> List[Dict[str, str]]:
-    verses = read_kjv()
-    held = set(heldout_refs(verses))
-    records = []
-    for ref, text in verses:
-        if ref in held and len(text.split()) >= min_words:
-            records.append({"id": ref, **split_verse(text, share)})
+    records = [{"id": ref, **split_verse(text, share)}
+               for ref, text in split_heldout(read_kjv())[1] if len(text.split()) >= min_words]
     random.Random(SHUFFLE_SEED).shuffle(records)
     return records
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default=str(HERE / "data" / "heldout_prompts.jsonl"))
+    ap.add_argument("--out", default=str(SCRIPT_DATA / "heldout_prompts.jsonl"))
     ap.add_argument("--share", type=float, default=PROMPT_SHARE, help="share of words in the prompt")
     ap.add_argument("--min-words", type=int, default=MIN_WORDS)
     args = ap.parse_args()
