@@ -2,11 +2,12 @@
 """Same tokens before and after: run one fixed list of sampling settings through two dlm
 binaries and require identical outputs, record by record.
 
-The list is deterministic (a few hundred settings; --quick: about 40): every unmasking rule
+The list is deterministic (362 settings; --quick: 43): every unmasking rule
 (and the aliases), both schedules, both styles, every cache mode (auto, none, prefix, dual)
 and --cache-refresh, eos policies, --threshold/--factor/--alg-temp/--cfg-scale, top-k/top-p,
 stop strings, --pad-multiple, --eps, temperature 0 and 0.9, several seeds (the largest
-64-bit one too), three prompts (one empty), the presets in configs/, and three models:
+64-bit one too), three prompts (one empty; two more of other lengths in the batch-invariance
+file), the presets in configs/, and three models:
 the shipped one (with the cache methods), tests/data/no-cache-tiny.pt (none) and
 tests/data/shifted-tiny.pt (shifted logits). Categories:
 
@@ -19,7 +20,10 @@ tests/data/shifted-tiny.pt (shifted logits). Categories:
                    16, cache none and dual;
 - generate:        `dlm generate --json` settings, presets included;
 - refused:         invalid settings, which both binaries must refuse identically: the same
-                   exit code and stderr for `generate`, the same `error` for batch records.
+                   exit code and stderr for `generate`, the same `error` for batch records
+                   (ids bad-*: bad per-record values, and per-record settings that clash
+                   with run-level flags). A refusal where a run was meant, or the reverse,
+                   is listed as a harness note.
 
 Compared per setting: exit code and stderr (the batch summary's timing tail removed), and
 every field of the output record but the timings (`timings_ms`, `elapsed_ms`): token_ids,
@@ -29,7 +33,15 @@ failure: the before/after comparison already covers them).
 
 Usage:
   /usr/bin/python3 scripts/bench/same_tokens.py --before /work/before/dlm --after build/dlm
-      [--quick] [--out DIR] [--threads 1] [--timeout 600] [--keep-going]
+      [--quick] [--out DIR] [--only TEXT] [--list] [--replace OLD NEW]... [--threads 1]
+      [--timeout 600]
+
+One dlm process at a time, -t 1, before and after alternating per process. Full: 362
+settings in 88 processes per binary, about 6 minutes on a loaded 2-core machine (most of it
+libtorch start-up, about 1 s a process); --quick: 43 settings in 19 processes, about 1
+minute. If the after binary may be rebuilt during the run, copy it (with the
+libdlm_spm.so beside it) and pass the copy. --replace accepts an intended change of a
+message's wording (say a script's new path in a hint).
 
 Prints a summary table (settings compared, identical, differing, refused identically) and
 every difference (the command, the record, the first differing token index). Raw outputs,
@@ -501,6 +513,10 @@ def main() -> int:
     ap.add_argument("--timeout", type=float, default=600, help="seconds per dlm process")
     ap.add_argument("--only", help="run only jobs whose name contains this text")
     ap.add_argument("--list", action="store_true", help="print the settings and exit")
+    ap.add_argument("--replace", nargs=2, action="append", default=[], metavar=("OLD", "NEW"),
+                    help="an intended wording change of a message: replace OLD by NEW in the "
+                         "before binary's stderr and `error` fields before comparing "
+                         "(repeatable; never applied to tokens or text)")
     opts = ap.parse_args()
 
     jobs = build(opts.quick)
@@ -547,11 +563,17 @@ def main() -> int:
         for side, binary in (("before", opts.before), ("after", opts.after)):
             res[side] = run_job(binary, job, workdir, side, opts.threads, opts.timeout)
             seconds[side] += res[side]["seconds"]
+        for old, new in opts.replace:
+            res["before"]["stderr"] = [l.replace(old, new) for l in res["before"]["stderr"]]
+            for r in res["before"]["records"].values():
+                if isinstance(r, dict) and isinstance(r.get("error"), str):
+                    r["error"] = r["error"].replace(old, new)
         a, b = res["before"], res["after"]
         row = table[job.category]
         job_diffs = 0
         cmd_shown = shlex.join(["dlm"] + a["cmd"][1:])
-        if a["rc"] != b["rc"] or a["stderr"] != b["stderr"]:
+        run_differs = a["rc"] != b["rc"] or a["stderr"] != b["stderr"]
+        if run_differs and job.kind == "batch":  # (a generate setting lists its own)
             run_diffs.append({"job": job.name, "command": cmd_shown,
                               "rc": [a["rc"], b["rc"]],
                               "stderr_before": a["stderr"], "stderr_after": b["stderr"]})
@@ -614,8 +636,9 @@ def main() -> int:
                     for rid, r in res[side]["records"].items():
                         key = (r.get("token_ids"), r.get("text"), r.get("finish_reason"))
                         tokens_by_side[side].setdefault((cache, rid), {})[bs] = json.dumps(key)
-        status = "same" if not job_diffs and not (a["rc"] != b["rc"] or a["stderr"] != b["stderr"]) \
-            else f"DIFFERENT ({job_diffs} settings)"
+        status = "same" if not job_diffs and not run_differs else \
+            "DIFFERENT (" + ", ".join(([f"{job_diffs} settings"] if job_diffs else [])
+                                      + (["exit code/stderr"] if run_differs else [])) + ")"
         size = f"{len(job.records)} records" if job.kind == "batch" else "1 setting"
         print(f"[{n:3d}/{len(jobs)}] {job.name:32s} {size:11s} exit {a['rc']}/{b['rc']} "
               f"{a['seconds']:5.1f}s/{b['seconds']:5.1f}s  {status}", flush=True)
@@ -630,6 +653,8 @@ def main() -> int:
     lines = []
     lines.append(f"before: {opts.before} ({versions['before']})")
     lines.append(f"after:  {opts.after} ({versions['after']})")
+    for old, new in opts.replace:
+        lines.append(f"replaced in the before binary's messages: {old!r} -> {new!r}")
     lines.append(f"mode: {'quick' if opts.quick else 'full'}; {len(jobs)} processes per binary; "
                  f"dlm time before {seconds['before']:.1f} s, after {seconds['after']:.1f} s; "
                  f"wall {wall:.1f} s")
@@ -648,7 +673,7 @@ def main() -> int:
     lines.append("-" * len(head))
     lines.append(f"{'total':18s} {total['settings']:9d} {total['identical']:10d} "
                  f"{total['differing']:10d} {total['refused identically']:20d}")
-    lines.append(f"run-level differences (exit code or stderr of a process): {len(run_diffs)}")
+    lines.append(f"batch processes whose exit code or stderr differ: {len(run_diffs)}")
     for side in ("before", "after"):
         bad = invariance[side]
         lines.append(f"note: batch invariance within {side} (same tokens at every batch size): "
@@ -667,7 +692,8 @@ def main() -> int:
         for x in d["differences"]:
             lines.append(f"  - {x}")
     for d in run_diffs:
-        lines.append(f"* [process] {d['job']}: exit code before {d['rc'][0]}, after {d['rc'][1]}")
+        lines.append(f"* [batch process] {d['job']}: exit code before {d['rc'][0]}, "
+                     f"after {d['rc'][1]}")
         lines.append(f"  command: {d['command']}")
         if d["stderr_before"] != d["stderr_after"]:
             lines.append(f"  stderr before: {d['stderr_before'][-5:]}")
@@ -676,7 +702,7 @@ def main() -> int:
     lines.append("")
     lines.append("RESULT: " + ("all identical" if ok else
                                f"{total['differing']} settings differ, "
-                               f"{len(run_diffs)} processes differ"))
+                               f"{len(run_diffs)} batch processes differ"))
     report = "\n".join(lines)
     print()
     print(report)
