@@ -57,7 +57,7 @@ void configure_runtime(const RuntimeOptions& options) {
                           ? options.threads
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   at::set_num_threads(threads);
-  // OpenBLAS's own threads compete with torch's at batch 1 (ENVIRONMENT.md pitfall 3).
+  // OpenBLAS's own threads compete with torch's at batch 1 (measured: two OpenBLAS threads under two torch threads run slower).
   using SetThreads = void (*)(int);
   if (auto fn = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) {
     fn(1);
@@ -75,7 +75,7 @@ at::Tensor Checkpoint::Impl::forward(const at::Tensor& input_ids, const at::Tens
 }
 
 namespace {
-Checkpoint::Impl::KvOut kv_out(const c10::IValue& value) {
+KvOut kv_out(const c10::IValue& value) {
   const auto t = value.toTuple();
   return {t->elements().at(0).toTensor(), t->elements().at(1).toTensor(),
           t->elements().at(2).toTensor()};
@@ -89,7 +89,7 @@ std::int64_t probe_cache_methods(Checkpoint::Impl& impl, const at::Tensor& probe
   const auto full = impl.forward_kv(probe, mask, pos);
   const auto& k = full.keys;
   if (k.dim() != 5 || k.size(1) != 1 || k.size(3) != 2 || !full.values.sizes().equals(k.sizes()) ||
-      !full.logits.sizes().equals({1, 2, impl.logits_width})) {
+      !full.logits.sizes().equals({1, 2, impl.logits_width_})) {
     throw UsageError(fmt::format("{}: forward_kv returned keys {} and logits {} for input [1, 2]; "
                                  "it must return logits [B, L, V] and keys/values [n_layers, B, H, "
                                  "L, head_dim]", impl.path, fmt::join(k.sizes(), "x"),
@@ -98,7 +98,7 @@ std::int64_t probe_cache_methods(Checkpoint::Impl& impl, const at::Tensor& probe
   const auto offsets = torch::ones({1}, probe.options());
   const auto win = impl.forward_window(probe.slice(1, 1, 2), pos.slice(1, 1, 2), offsets, k,
                                        full.values, mask);
-  if (!win.logits.sizes().equals({1, 1, impl.logits_width}) || win.keys.size(3) != 1) {
+  if (!win.logits.sizes().equals({1, 1, impl.logits_width_}) || win.keys.size(3) != 1) {
     throw UsageError(fmt::format("{}: forward_window returned logits {} for a 1-token window; it "
                                  "must return logits [B, W, V] and keys/values [n_layers, B, H, W, "
                                  "head_dim]", impl.path, fmt::join(win.logits.sizes(), "x")));
@@ -107,13 +107,13 @@ std::int64_t probe_cache_methods(Checkpoint::Impl& impl, const at::Tensor& probe
 }
 }  // namespace
 
-Checkpoint::Impl::KvOut Checkpoint::Impl::forward_kv(const at::Tensor& input_ids,
+KvOut Checkpoint::Impl::forward_kv(const at::Tensor& input_ids,
                                                      const at::Tensor& attention_mask,
                                                      const at::Tensor& position_ids) {
   return kv_out(module.get_method("forward_kv")({input_ids, attention_mask, position_ids}));
 }
 
-Checkpoint::Impl::KvOut Checkpoint::Impl::forward_window(
+KvOut Checkpoint::Impl::forward_window(
     const at::Tensor& window_ids, const at::Tensor& window_positions, const at::Tensor& offsets,
     const at::Tensor& cache_keys, const at::Tensor& cache_values, const at::Tensor& key_mask) {
   return kv_out(module.get_method("forward_window")(
@@ -137,15 +137,15 @@ std::unique_ptr<Checkpoint> Checkpoint::load(const std::string& path, const std:
   }
   auto impl = std::make_unique<Impl>();
   impl->path = path;
-  impl->device = parse_device(device);
+  impl->device_ = parse_device(device);
 
   if (!starts_with_zip_magic(path)) {
     throw UsageError(fmt::format("{}: not a TorchScript archive (no zip header); export the "
-                                 "model with scripts/export_model.py", path));
+                                 "model with scripts/export/export_model.py", path));
   }
   std::unordered_map<std::string, std::string> extra{{"config.json", ""}, {"tokenizer.model", ""}};
   try {
-    impl->module = torch::jit::load(path, impl->device, extra);
+    impl->module = torch::jit::load(path, impl->device_, extra);
   } catch (const std::exception& e) {
     throw UsageError(fmt::format("{}: not a readable TorchScript archive ({}); the file may be "
                                  "truncated: re-export or re-download it", path,
@@ -154,15 +154,15 @@ std::unique_ptr<Checkpoint> Checkpoint::load(const std::string& path, const std:
   impl->module.eval();
   if (extra["config.json"].empty()) {
     throw UsageError(fmt::format("{}: no config.json inside the archive; export the model with "
-                                 "scripts/export_model.py", path));
+                                 "scripts/export/export_model.py", path));
   }
-  impl->config = parse_model_config(extra["config.json"], path);
+  impl->config_ = parse_model_config(extra["config.json"], path);
   if (extra["tokenizer.model"].empty()) {
     throw UsageError(fmt::format("{}: no tokenizer.model inside the archive; export the model "
-                                 "with scripts/export_model.py", path));
+                                 "with scripts/export/export_model.py", path));
   }
-  impl->tokenizer = make_tokenizer(impl->config.tokenizer, extra["tokenizer.model"], path);
-  const auto& cfg = impl->config;
+  impl->tokenizer = make_tokenizer(impl->config_.tokenizer, extra["tokenizer.model"], path);
+  const auto& cfg = impl->config_;
   if (impl->tokenizer->size() != cfg.vocab_size) {
     throw UsageError(fmt::format("{}: config.json says vocab_size {} but the tokenizer has {} "
                                  "ids; re-export the checkpoint", path, cfg.vocab_size,
@@ -176,31 +176,31 @@ std::unique_ptr<Checkpoint> Checkpoint::load(const std::string& path, const std:
   try {
     c10::InferenceMode guard;
     const auto probe = torch::tensor({cfg.bos_id, cfg.causal ? cfg.eos_id : cfg.mask_id}, torch::kLong)
-                           .unsqueeze(0).to(impl->device);
+                           .unsqueeze(0).to(impl->device_);
     const auto logits = impl->forward(probe);
     if (logits.dim() != 3 || logits.size(0) != 1 || logits.size(1) != 2) {
       throw UsageError(fmt::format("{}: forward returned shape {} for input [1, 2]; it must "
                                    "return logits [B, L, V]", path,
                                    fmt::join(logits.sizes(), "x")));
     }
-    impl->logits_width = logits.size(2);
+    impl->logits_width_ = logits.size(2);
     if (impl->module.find_method("forward_kv") && impl->module.find_method("forward_window") &&
         !cfg.causal) {
-      impl->kv_bytes_per_token = probe_cache_methods(*impl, probe);
+      impl->kv_bytes = probe_cache_methods(*impl, probe);
       impl->has_cache = true;
     }
   } catch (const UsageError&) {
     throw;
   } catch (const std::exception& e) {
     throw UsageError(fmt::format("{}: {} failed on a probe input ({}); re-export the checkpoint "
-                                 "with scripts/export_model.py", path,
-                                 impl->logits_width == 0 ? "forward(input_ids)" : "a cache method",
+                                 "with scripts/export/export_model.py", path,
+                                 impl->logits_width_ == 0 ? "forward(input_ids)" : "a cache method",
                                  first_line(e.what())));
   }
-  if (impl->logits_width < cfg.vocab_size) {
+  if (impl->logits_width_ < cfg.vocab_size) {
     throw UsageError(fmt::format("{}: logits are {} wide, narrower than the tokenizer's {} ids; "
                                  "the checkpoint does not match its tokenizer", path,
-                                 impl->logits_width, cfg.vocab_size));
+                                 impl->logits_width_, cfg.vocab_size));
   }
   impl->load_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -208,13 +208,14 @@ std::unique_ptr<Checkpoint> Checkpoint::load(const std::string& path, const std:
 }
 
 const std::string& Checkpoint::path() const { return impl_->path; }
-const ModelConfig& Checkpoint::config() const { return impl_->config; }
+Denoiser& Checkpoint::denoiser() { return *impl_; }
+const ModelConfig& Checkpoint::config() const { return impl_->config_; }
 const Tokenizer& Checkpoint::tokenizer() const { return *impl_->tokenizer; }
-std::int64_t Checkpoint::logits_width() const { return impl_->logits_width; }
-std::string Checkpoint::device() const { return impl_->device.str(); }
+std::int64_t Checkpoint::logits_width() const { return impl_->logits_width_; }
+std::string Checkpoint::device() const { return impl_->device_.str(); }
 double Checkpoint::load_ms() const { return impl_->load_ms; }
 bool Checkpoint::supports_cache() const { return impl_->has_cache; }
-std::int64_t Checkpoint::kv_bytes_per_token() const { return impl_->kv_bytes_per_token; }
+std::int64_t Checkpoint::kv_bytes_per_token() const { return impl_->kv_bytes; }
 
 std::int64_t Checkpoint::parameter_bytes() const {
   std::int64_t n = 0;

@@ -98,7 +98,7 @@ JudgeScore Judge::score(std::string_view prompt, std::string_view completion) co
     const std::int64_t end = std::min(n, start + window);
     std::vector<std::int64_t> ids(full.begin() + start, full.begin() + end);
     const auto input = torch::from_blob(ids.data(), {1, end - start}, torch::kLong)
-                           .to(impl.device, false, true);
+                           .to(impl.device(), false, true);
     const at::Tensor logits = impl.forward(input)[0]
                                   .slice(0, next - 1 - start, end - 1 - start)
                                   .slice(1, 0, vocab)

@@ -13,7 +13,7 @@ using nlohmann::json;
 
 [[noreturn]] void invalid(const std::string& origin, const std::string& what) {
   throw UsageError(fmt::format("{}: invalid config.json: {}; re-export the checkpoint "
-                               "(scripts/export_model.py)", origin, what));
+                               "(scripts/export/export_model.py)", origin, what));
 }
 
 template <typename T>

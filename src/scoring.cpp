@@ -377,27 +377,6 @@ Candidate propose(const float* logits, std::int64_t vocab, const TokenRule& rule
   return propose_reference(logits, vocab, rule, key);
 }
 
-Candidate llada_candidate(const float* logits, std::int64_t vocab, double temperature,
-                          const RngKey& gumbel_key) {
-  // Kept for callers holding a key: identical to propose() with the default rule.
-  Candidate c;
-  double best = kNegInf;
-  for (std::int64_t v = 0; v < vocab; ++v) {
-    const double value =
-        temperature == 0.0
-            ? double(logits[v])
-            : std::exp(double(logits[v])) /
-                  std::pow(-std::log(gumbel_key.uniform(static_cast<std::uint64_t>(v))),
-                           temperature);
-    if (value > best) {
-      best = value;
-      c.token = v;
-    }
-  }
-  const auto p = softmax(std::vector<double>(logits, logits + vocab));
-  c.score = p[static_cast<std::size_t>(c.token)];
-  return c;
-}
 
 std::vector<std::int64_t> select_top_k(const std::vector<double>& scores, std::int64_t k) {
   std::vector<std::int64_t> order(scores.size());

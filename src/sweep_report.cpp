@@ -126,9 +126,9 @@ std::string plot_script_path() {
   std::vector<std::string> candidates;
   if (const char* env = std::getenv("DLM_PLOT_SCRIPT"); env && *env) candidates.emplace_back(env);
   const fs::path exe = executable_dir();
-  candidates.push_back((exe / ".." / DLM_INSTALL_DATADIR / "scripts" / "plot_sweep.py").string());
-  candidates.push_back((exe / ".." / "scripts" / "plot_sweep.py").string());
-  candidates.push_back((fs::path(DLM_SOURCE_DIR) / "scripts" / "plot_sweep.py").string());
+  candidates.push_back((exe / ".." / DLM_INSTALL_DATADIR / "scripts" / "eval" / "plot_sweep.py").string());
+  candidates.push_back((exe / ".." / "scripts" / "eval" / "plot_sweep.py").string());
+  candidates.push_back((fs::path(DLM_SOURCE_DIR) / "scripts" / "eval" / "plot_sweep.py").string());
   for (const auto& c : candidates) {
     std::error_code ec;
     if (fs::is_regular_file(c, ec)) return fs::path(c).lexically_normal().string();
@@ -305,7 +305,7 @@ std::string SweepOutput::write_summary(const std::vector<SweepCell>& grid, Json 
 
 std::string SweepOutput::plot(const std::string& python) const {
   const std::string script = plot_script_path();
-  if (script.empty()) return "scripts/plot_sweep.py was not found (set DLM_PLOT_SCRIPT)";
+  if (script.empty()) return "scripts/eval/plot_sweep.py was not found (set DLM_PLOT_SCRIPT)";
   const std::string log = path("plot.log");
   const std::string command =
       fmt::format("MPLBACKEND=Agg {} {} {} {} >{} 2>&1 </dev/null", shell_quote(python),

@@ -1,7 +1,7 @@
 #pragma once
 // The output directory of a sweep (private to src/): cells.jsonl (one record per
 // finished cell, appended and flushed: the resume point), sweep.csv, sweep.json, the
-// Markdown table, and the call to scripts/plot_sweep.py.
+// Markdown table, and the call to scripts/eval/plot_sweep.py.
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -41,7 +41,7 @@ class SweepOutput {
   std::string write_summary(const std::vector<SweepCell>& grid, Json meta,
                             const std::optional<QualitySummary>& references) const;
 
-  // Runs `python` on scripts/plot_sweep.py to draw sweep.png; returns "" on success or
+  // Runs `python` on scripts/eval/plot_sweep.py to draw sweep.png; returns "" on success or
   // why it failed.
   std::string plot(const std::string& python) const;
 

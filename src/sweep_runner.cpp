@@ -23,26 +23,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// First line of a command's stdout, "" when it fails.
-std::string command_line_output(const std::string& command) {
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
-  if (!pipe) return {};
-  char buffer[256] = {0};
-  std::string out = std::fgets(buffer, sizeof buffer, pipe.get()) ? buffer : "";
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  return out;
-}
-
-std::string git_commit() {
-  const std::string dir = DLM_SOURCE_DIR;
-  const std::string commit =
-      command_line_output("git -C '" + dir + "' rev-parse HEAD 2>/dev/null");
-  if (commit.empty()) return {};
-  const std::string dirty =
-      command_line_output("git -C '" + dir + "' status --porcelain --untracked-files=no 2>/dev/null");
-  return dirty.empty() ? commit : commit + "-dirty";
-}
-
 std::string cpu_model() {
   std::ifstream in("/proc/cpuinfo");
   std::string line;
@@ -134,7 +114,7 @@ SweepSummary run_sweep(const SweepSettings& s) {
   Json meta;
   meta["dlm"] = build_info();
   meta["created"] = utc_now();
-  meta["git_commit"] = git_commit();
+  meta["git_commit"] = build_commit();  // the binary's, not the working tree's
   meta["machine"] = {{"nproc", std::thread::hardware_concurrency()}, {"cpu_model", cpu_model()},
                      {"device", s.runtime.device}};
   meta["model"] = {{"path", s.model}, {"sha256", sha256_file(s.model)}};

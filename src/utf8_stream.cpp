@@ -37,18 +37,4 @@ std::string utf8_sanitize(std::string_view bytes) {
   return out;
 }
 
-std::string Utf8Stream::push(std::string_view bytes) {
-  pending_.append(bytes);
-  const std::size_t ready = utf8_complete_prefix(pending_);
-  std::string out = utf8_sanitize(std::string_view(pending_).substr(0, ready));
-  pending_.erase(0, ready);
-  return out;
-}
-
-std::string Utf8Stream::finish() {
-  std::string out = utf8_sanitize(pending_);
-  pending_.clear();
-  return out;
-}
-
 }  // namespace dlm

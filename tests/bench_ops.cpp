@@ -1,6 +1,6 @@
 // Micro-benchmarks of dlm::score against the ATen composition it replaces (float64
 // Gumbel-max, softmax, gather), on CPU float32 logits. Threads: DLM_BENCH_THREADS
-// (default 2), the same for both. scripts/bench_ops.sh runs this and prints the ratios.
+// (default 2), the same for both. scripts/bench/bench_ops.sh runs this and prints the ratios.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <benchmark/benchmark.h>

@@ -1,5 +1,5 @@
 // The counter-based generator: determinism, independence of its key parts, range and
-// rough uniformity, and bit-exact agreement with its Python twin scripts/dlm_rng.py.
+// rough uniformity, and bit-exact agreement with its Python twin scripts/dlmpy/rng.py.
 #include <catch2/catch.hpp>
 
 #include <unistd.h>
@@ -24,9 +24,9 @@ struct Cell {
   RngStream stream;
 };
 
-// Runs scripts/dlm_rng.py for one cell; returns the uniforms it prints.
+// Runs scripts/dlmpy/rng.py for one cell; returns the uniforms it prints.
 std::vector<double> python_uniforms(const Cell& c, const std::vector<std::uint64_t>& indices) {
-  std::string command = std::string(kPython) + " " + DLM_SOURCE_DIR "/scripts/dlm_rng.py " +
+  std::string command = std::string(kPython) + " " + DLM_SOURCE_DIR "/scripts/dlmpy/rng.py " +
                         std::to_string(c.seed) + " " + std::to_string(c.position) + " " +
                         std::to_string(c.step) + " " +
                         std::to_string(static_cast<std::uint64_t>(c.stream));
@@ -98,7 +98,7 @@ TEST_CASE("RngKey::uniform lies in the open interval (0, 1) and is roughly unifo
   for (const int d : deciles) CHECK(d == Approx(n / 10).margin(500));
 }
 
-TEST_CASE("RngKey matches its Python twin scripts/dlm_rng.py bit for bit", "[rng][python]") {
+TEST_CASE("RngKey matches its Python twin scripts/dlmpy/rng.py bit for bit", "[rng][python]") {
   REQUIRE(access(kPython, X_OK) == 0);  // a project dependency: its absence is a failure
   const std::vector<Cell> cells{
       {0, 0, 0, RngStream::kGumbel},

@@ -2,6 +2,7 @@
 // top-k commit rule, on hand-made logits.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -11,7 +12,6 @@
 #include "dlm/rng.h"
 #include "dlm/scoring.h"
 
-using dlm::llada_candidate;
 using dlm::RngKey;
 using dlm::RngStream;
 using dlm::select_top_k;
@@ -23,6 +23,34 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 
 RngKey gumbel_key(std::uint64_t seed, std::uint64_t position = 0, std::uint64_t step = 0) {
   return RngKey(seed, position, step, RngStream::kGumbel);
+}
+
+// LLaDA's rule written out (the specification propose() is checked against): the argmax
+// of exp(l_v) / (-log u_v)^T (plain argmax at T = 0), scored by the softmax in float64.
+dlm::Candidate llada_candidate(const float* logits, std::int64_t vocab, double temperature,
+                               const RngKey& key) {
+  dlm::Candidate c;
+  double best = -kInf;
+  for (std::int64_t v = 0; v < vocab; ++v) {
+    const double value =
+        temperature == 0.0
+            ? double(logits[v])
+            : std::exp(double(logits[v])) /
+                  std::pow(-std::log(key.uniform(static_cast<std::uint64_t>(v))), temperature);
+    if (value > best) {
+      best = value;
+      c.token = v;
+    }
+  }
+  const double m = *std::max_element(logits, logits + vocab);
+  std::vector<double> p(static_cast<std::size_t>(vocab));
+  double sum = 0.0;
+  for (std::int64_t v = 0; v < vocab; ++v) {
+    p[v] = std::exp(double(logits[v]) - m);
+    sum += p[v];
+  }
+  c.score = p[static_cast<std::size_t>(c.token)] / sum;
+  return c;
 }
 
 dlm::Candidate candidate(const std::vector<float>& logits, double temperature,

@@ -392,6 +392,8 @@ TEST_CASE("dlm sweep end to end, then resume after losing a cell", "[sweep][cli]
     INFO("sweep.json key " << key);
     CHECK(sweep.contains(key));
   }
+  // The commit of the binary (built in, not read from a working tree at run time).
+  CHECK(sweep["git_commit"] == dlm::build_commit());
   CHECK(sweep["model"]["sha256"].get<std::string>().size() == 64);
   CHECK(sweep["judge"]["sha256"].get<std::string>().size() == 64);
   CHECK(sweep["machine"]["nproc"].get<int>() >= 1);

@@ -1,4 +1,4 @@
-// Whole-character streaming: utf8_complete_prefix, Utf8Stream and TextStream (with
+// Whole-character streaming: utf8_complete_prefix, utf8_sanitize and TextStream (with
 // a fake tokenizer whose pieces include raw bytes of one multi-byte character).
 #include <catch2/catch.hpp>
 
@@ -12,7 +12,6 @@
 
 using dlm::utf8_complete_prefix;
 using dlm::utf8_sanitize;
-using dlm::Utf8Stream;
 
 namespace {
 
@@ -97,6 +96,31 @@ TEST_CASE("utf8_sanitize keeps valid text and replaces invalid bytes with U+FFFD
   CHECK(utf8_sanitize("a\x80") == "a" + kReplacement);
   CHECK(utf8_sanitize("a\xE2\x80") == "a" + kReplacement);
 }
+
+namespace {
+
+// Bytes in, whole characters out: utf8_complete_prefix and utf8_sanitize composed as
+// TextStream composes them.
+class Utf8Stream {
+ public:
+  std::string push(std::string_view bytes) {
+    pending_.append(bytes);
+    const std::size_t ready = utf8_complete_prefix(pending_);
+    std::string out = utf8_sanitize(std::string_view(pending_).substr(0, ready));
+    pending_.erase(0, ready);
+    return out;
+  }
+  std::string finish() {
+    std::string out = utf8_sanitize(pending_);
+    pending_.clear();
+    return out;
+  }
+
+ private:
+  std::string pending_;
+};
+
+}  // namespace
 
 TEST_CASE("Utf8Stream fed one byte at a time emits only whole characters", "[utf8]") {
   const std::string input = "H\xC3\xA9llo " + kEmDash + " \xF0\x9F\x98\x80 w\xC3\xB6rld \xE2\x88\x91!";

@@ -8,8 +8,11 @@
 
 #include "dlm/model_config.h"
 #include "dlm/tokenizer.h"
+#include "dlm/version.h"
 
 namespace dlm {
+
+class Denoiser;
 
 // Torch-side settings applied once per process before loading.
 struct RuntimeOptions {
@@ -42,6 +45,9 @@ class Checkpoint {
   bool supports_cache() const;
   std::int64_t kv_bytes_per_token() const;
 
+  // The model behind the sampler's seam (see dlm/model/denoiser.h).
+  Denoiser& denoiser();
+
   struct Impl;  // torch side, see src/checkpoint_impl.h
   Impl& impl() { return *impl_; }
 
@@ -50,9 +56,4 @@ class Checkpoint {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace dlm
-
-namespace dlm {
-// "dlm 0.1.0 (libtorch 1.13.1, CPU)" style description for --version.
-std::string build_info();
 }  // namespace dlm

@@ -2,7 +2,7 @@
 // A causal (autoregressive) judge that scores generated text by perplexity, as GPT-2
 // does in the MDLM and ReMDM papers: the completion is re-tokenized with the judge's own
 // tokenizer and only its tokens are scored, each given the prompt and what precedes it.
-// The shipped judge is models/kjv-judge.pt (scripts/train_judge.py). Torch stays in
+// The shipped judge is models/kjv-judge.pt (scripts/train/train_judge.py). Torch stays in
 // src/judge.cpp.
 #include <cstdint>
 #include <string>

@@ -1,7 +1,7 @@
 #pragma once
 // The project's counter-based random generator. Every draw is a pure function of
 // (seed, position within the generated span, step, stream, index): no state, no
-// dependence on batch rows or call order. Its bit-exact Python twin is scripts/dlm_rng.py.
+// dependence on batch rows or call order. Its bit-exact Python twin is scripts/dlmpy/rng.py.
 // The free functions also compile as CUDA device code, so kernels draw the same numbers.
 #include <cstdint>
 

@@ -17,6 +17,8 @@
 
 namespace dlm {
 
+class Denoiser;
+
 // Every setting of one generation, with its default (the CLI binds to these fields).
 struct GenerateOptions {
   std::int64_t max_new_tokens = 128;
@@ -56,7 +58,7 @@ std::int64_t padded_length(std::int64_t length, std::int64_t pad_multiple);
 // The canvas after a step, for live views.
 struct StepEvent {
   std::int64_t step = 0;         // 0-based, over the whole generation
-  std::int64_t total_steps = 0;  // planned steps (threshold/factor: at most this many)
+  std::int64_t total_steps = 0;  // planned steps (threshold/factor: at most this many, -n)
   const std::vector<std::int64_t>& generated;  // the generated span, mask ids where masked
 };
 
@@ -106,17 +108,28 @@ struct BatchRequest {
 };
 
 // Runs requests together: every step, the rows that need the model share one forward
-// call (rows of equal padded length; others run in further calls); a row that finishes
-// stops costing compute. Each result equals what generate() gives for that request
-// alone. Requests must be valid (validate()); results come back in request order.
+// call (rows of equal padded length; others run in further calls), their logits are
+// scored together on the model's device, and a row that finishes stops costing compute.
+// Each result equals what generate() gives for that request alone. Requests must be
+// valid (validate()); results come back in request order.
 std::vector<GenerationResult> generate_batch(Checkpoint& checkpoint,
                                              const std::vector<BatchRequest>& requests);
 
 // The same, handing each result to `on_done(request index, result)` as soon as its row
-// finishes; when `cancel` becomes true, stops after the current forward call and drops
-// the unfinished rows. Returns the number of rows finished.
+// finishes. `cancel` is read between steps: once it is true, the forward groups of the
+// current step all finish (with their results' rows advanced), then the call returns and
+// the unfinished rows are dropped. Returns the number of rows finished.
 std::size_t generate_batch(Checkpoint& checkpoint, const std::vector<BatchRequest>& requests,
                            const std::function<void(std::size_t, GenerationResult&&)>& on_done,
                            const std::atomic<bool>* cancel = nullptr);
+
+// The same against any denoiser and tokenizer (tests drive it with hand-made logits);
+// results carry no load time.
+std::size_t generate_batch(Denoiser& model, const Tokenizer& tokenizer,
+                           const std::vector<BatchRequest>& requests,
+                           const std::function<void(std::size_t, GenerationResult&&)>& on_done,
+                           const std::atomic<bool>* cancel = nullptr);
+std::vector<GenerationResult> generate_batch(Denoiser& model, const Tokenizer& tokenizer,
+                                             const std::vector<BatchRequest>& requests);
 
 }  // namespace dlm

@@ -54,10 +54,6 @@ Candidate propose(const float* logits, std::int64_t vocab, const TokenRule& rule
 Candidate propose_reference(const float* logits, std::int64_t vocab, const TokenRule& rule,
                             const DrawKey& key);
 
-// LLaDA's candidate with the confidence score (propose with the default TokenRule).
-Candidate llada_candidate(const float* logits, std::int64_t vocab, double temperature,
-                          const RngKey& gumbel_key);
-
 // Indices of the `k` highest scores; ties go to the lowest index (position) first.
 // Returned in ascending index order.
 std::vector<std::int64_t> select_top_k(const std::vector<double>& scores, std::int64_t k);

@@ -2,7 +2,7 @@
 // A whole sweep: every cell of the grid run over the prompt set, each finished cell
 // appended to DIR/cells.jsonl (a rerun resumes from there), and the summary written as
 // DIR/sweep.csv, DIR/sweep.json, a Markdown table and DIR/sweep.png
-// (scripts/plot_sweep.py). See README "dlm sweep".
+// (scripts/eval/plot_sweep.py). See README "dlm sweep".
 #include <cstddef>
 #include <string>
 
@@ -25,7 +25,7 @@ struct SweepSettings {
   GenerateOptions base;   // the single-valued options every cell shares
   RuntimeOptions runtime;
   bool plot = true;       // draw sweep.png
-  std::string python = "/usr/bin/python3";  // runs scripts/plot_sweep.py
+  std::string python = "/usr/bin/python3";  // runs scripts/eval/plot_sweep.py
 };
 
 struct SweepSummary {

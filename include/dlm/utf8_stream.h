@@ -15,16 +15,4 @@ std::size_t utf8_complete_prefix(std::string_view bytes);
 // `bytes` with every invalid sequence replaced by U+FFFD.
 std::string utf8_sanitize(std::string_view bytes);
 
-// Accumulates bytes and hands out only whole characters.
-class Utf8Stream {
- public:
-  // Appends bytes; returns the newly complete text (possibly empty).
-  std::string push(std::string_view bytes);
-  // Returns whatever is held back, sanitised (end of stream).
-  std::string finish();
-
- private:
-  std::string pending_;
-};
-
 }  // namespace dlm

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Measure dlm's key/value cache modes (issue 4's figures) on the shipped model.
+"""Measure dlm's key/value cache modes (the README's cache figures) on the shipped model.
 
 Speed: for a few held-out prompts of 64 tokens, runs
   dlm generate -p PROMPT -n 256 --steps 256 --block-length 32 --temperature 0 --cache MODE --json

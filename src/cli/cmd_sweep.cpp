@@ -100,7 +100,7 @@ Runner add_sweep(CLI::App& app) {
   cmd->add_option("--stop", s.base.stop, "Stop string (repeatable)")->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd->add_option("-t,--threads", s.runtime.threads, "CPU threads (0: every core)")->capture_default_str();
   cmd->add_option("--device", s.runtime.device, "cpu, cuda or cuda:N")->capture_default_str();
-  cmd->add_option("--python", s.python, "Python that runs scripts/plot_sweep.py")->capture_default_str();
+  cmd->add_option("--python", s.python, "Python that runs scripts/eval/plot_sweep.py")->capture_default_str();
   cmd->add_flag("--no-plot", c->no_plot, "Do not draw sweep.png");
   add_log_options(*cmd, c->log);
   return [c, cmd] { return run(*c, *cmd); };

@@ -69,7 +69,7 @@ void add_sampling_flags(CLI::App& cmd, SamplingFlags& f) {
 void notice_uncached(const GenerateOptions& o, const Checkpoint& checkpoint) {
   if (o.cache == CacheMode::kAuto && o.schedule == Schedule::kBlock && !checkpoint.supports_cache()) {
     spdlog::info("{} has no cache methods (forward_kv, forward_window): running uncached; "
-                 "re-export it with scripts/export_model.py --from-checkpoint to enable the cache",
+                 "re-export it with scripts/export/export_model.py --from-checkpoint to enable the cache",
                  checkpoint.path());
   }
 }

@@ -20,10 +20,12 @@ __global__ void cache_write_kernel(const __grid_constant__ CacheWriteProblem p) 
       index[d] = rest % p.sizes[d];
       rest /= p.sizes[d];
     }
+    const std::int64_t offset = p.offsets[index[1]];
+    if (offset < 0 || offset + p.sizes[3] > p.cache_length) continue;  // never out of bounds
     std::int64_t from = 0, to = 0;
     for (int d = 0; d < 5; ++d) {
       from += index[d] * p.fresh_strides[d];
-      to += (d == 3 ? index[d] + p.offsets[index[1]] : index[d]) * p.cache_strides[d];
+      to += (d == 3 ? index[d] + offset : index[d]) * p.cache_strides[d];
     }
     cache[to] = fresh[from];
   }

@@ -126,7 +126,10 @@ void check_cache_write(const at::Tensor& cache, const at::Tensor& fresh,
           "dlm::cache_write: offsets must be a [" + std::to_string(cache.size(1)) +
               "] int64 tensor on the CPU or " + cache.device().str() + ", got " +
               (offsets.defined() ? sizes_of(offsets) : std::string("an undefined tensor")));
-  const at::Tensor host = offsets.to(at::kCPU).contiguous();
+  // Offsets already on the device are not read back (that would synchronise the stream in
+  // every window pass): the kernel skips a row whose window does not fit instead.
+  if (!offsets.is_cpu()) return;
+  const at::Tensor host = offsets.contiguous();
   const auto* offset = host.data_ptr<std::int64_t>();
   const auto window = fresh.size(3);
   const auto length = cache.size(3);

@@ -71,6 +71,7 @@ struct CacheWriteProblem {
   const void* fresh = nullptr;
   const std::int64_t* offsets = nullptr;
   std::int64_t sizes[5] = {};  // fresh's: L, B, H, W, hd
+  std::int64_t cache_length = 0;  // the cache's S: rows whose window does not fit are skipped
   std::int64_t cache_strides[5] = {};
   std::int64_t fresh_strides[5] = {};
   int element_size = 4;  // bytes: 2, 4 or 8

@@ -119,7 +119,7 @@ at::Tensor commit(const at::Tensor& scores, const at::Tensor& tokens, const at::
 }
 
 void cache_write(at::Tensor& cache, const at::Tensor& fresh, const at::Tensor& offsets) {
-  detail::check_cache_write(cache, fresh, offsets);  // reads the offsets on the host
+  detail::check_cache_write(cache, fresh, offsets);  // bounds only for host offsets
   const c10::cuda::CUDAGuard guard(cache.device());
   const at::Tensor where = offsets.to(cache.device()).contiguous();
   kernels::CacheWriteProblem problem;
@@ -131,6 +131,7 @@ void cache_write(at::Tensor& cache, const at::Tensor& fresh, const at::Tensor& o
     problem.cache_strides[d] = cache.stride(d);
     problem.fresh_strides[d] = fresh.stride(d);
   }
+  problem.cache_length = cache.size(3);
   problem.element_size = static_cast<int>(cache.element_size());
   check_launch(kernels::launch_cache_write(problem, at::cuda::getCurrentCUDAStream()),
                "dlm::cache_write");

@@ -1,7 +1,8 @@
 #pragma once
 // The narrow interface between dlm and its sentencepiece module (libdlm_spm.so).
 // The module links nothing but sentencepiece and is loaded with RTLD_DEEPBIND, so
-// sentencepiece's bundled protobuf never meets libtorch's (ENVIRONMENT.md pitfall 1).
+// sentencepiece's bundled protobuf never meets libtorch's (linked together, they crash
+// before main).
 #include <cstddef>
 #include <string>
 #include <vector>
@@ -12,7 +13,8 @@ namespace dlm {
 class SpmBackend {
  public:
   virtual ~SpmBackend() = default;
-  virtual std::vector<int> encode(const std::string& text) const = 0;
+  // Ids of `text`; false (with sentencepiece's reason in `error`) when it cannot encode.
+  virtual bool encode(const std::string& text, std::vector<int>& ids, std::string& error) const = 0;
   // Each id's bytes, in id order: pieces with U+2581 turned into spaces, byte pieces
   // as their byte, control ids empty, the unknown id as U+2047.
   virtual std::vector<std::string> all_piece_bytes() const = 0;

@@ -15,11 +15,12 @@ class SpmProcessor : public SpmBackend {
   explicit SpmProcessor(std::unique_ptr<sentencepiece::SentencePieceProcessor> sp)
       : sp_(std::move(sp)) {}
 
-  std::vector<int> encode(const std::string& text) const override {
-    std::vector<int> ids;
+  bool encode(const std::string& text, std::vector<int>& ids, std::string& error) const override {
+    ids.clear();
     const auto status = sp_->Encode(text, &ids);
-    if (!status.ok()) ids.clear();
-    return ids;
+    if (status.ok()) return true;
+    error = status.ToString();
+    return false;
   }
 
   std::vector<std::string> all_piece_bytes() const override {

@@ -44,7 +44,13 @@ class SentencePieceTokenizer : public Tokenizer {
       : backend_(std::move(backend)), pieces_(backend_->all_piece_bytes()) {}
 
   std::vector<std::int64_t> encode(std::string_view text) const override {
-    const auto ids = backend_->encode(std::string(text));
+    std::vector<int> ids;
+    std::string error;
+    if (!backend_->encode(std::string(text), ids, error)) {
+      // Never an empty prompt in its place: that would be unconditional generation.
+      throw UsageError(fmt::format("sentencepiece cannot encode the text ({}); check that it is "
+                                   "UTF-8 text", error));
+    }
     return {ids.begin(), ids.end()};
   }
   std::int64_t size() const override { return static_cast<std::int64_t>(pieces_.size()); }

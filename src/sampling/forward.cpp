@@ -1,0 +1,115 @@
+#include "sampling/forward.h"
+
+#include <ATen/ATen.h>
+#include <fmt/format.h>
+
+#include "dlm/error.h"
+#include "dlm/ops.h"
+
+namespace dlm::sampling {
+namespace {
+
+// Model inputs of canvases of one padded length, filled on the host and moved once.
+struct PaddedBatch {
+  at::Tensor ids, mask, positions;
+};
+
+PaddedBatch pad_canvases(const Denoiser& model, const Canvases& canvases, std::int64_t padded) {
+  const auto rows = static_cast<std::int64_t>(canvases.size());
+  at::Tensor ids = at::full({rows, padded}, model.config().pad_id, at::kLong);
+  at::Tensor positions = at::zeros({rows, padded}, at::kLong);
+  at::Tensor real = at::zeros({rows, padded}, at::kBool);
+  auto* id = ids.data_ptr<std::int64_t>();
+  auto* pos = positions.data_ptr<std::int64_t>();
+  auto* mask = real.data_ptr<bool>();
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const auto& c = canvases[r];
+    for (std::size_t i = 0; i < c.size(); ++i) {
+      const std::size_t at = static_cast<std::size_t>(r * padded) + i;
+      id[at] = c[i];
+      pos[at] = static_cast<std::int64_t>(i);
+      mask[at] = true;
+    }
+  }
+  const auto device = model.device();
+  return {ids.to(device), real.to(device), positions.to(device)};
+}
+
+// The cache block holding these inputs' slots in order: their common block when they are
+// exactly its slots 0..B-1 (the usual case: rows that refreshed together), else a new
+// block gathered from theirs, to which the inputs move.
+std::shared_ptr<CacheBlock> gather_cache(const std::vector<CacheSlot*>& slots) {
+  const auto& first = slots.front()->block;
+  bool same = first->keys.size(1) == static_cast<std::int64_t>(slots.size());
+  for (std::size_t j = 0; j < slots.size() && same; ++j) {
+    same = slots[j]->block == first && slots[j]->slot == static_cast<std::int64_t>(j);
+  }
+  if (same) return first;
+  std::vector<at::Tensor> keys, values;
+  for (const CacheSlot* s : slots) {
+    keys.push_back(s->block->keys.narrow(1, s->slot, 1));
+    values.push_back(s->block->values.narrow(1, s->slot, 1));
+  }
+  auto block = std::make_shared<CacheBlock>(CacheBlock{at::cat(keys, 1), at::cat(values, 1)});
+  for (std::size_t j = 0; j < slots.size(); ++j) {
+    *slots[j] = CacheSlot{block, static_cast<std::int64_t>(j)};
+  }
+  return block;
+}
+
+}  // namespace
+
+at::Tensor forward_plain(Denoiser& model, const Canvases& canvases, std::int64_t padded) {
+  const PaddedBatch in = pad_canvases(model, canvases, padded);
+  return model.forward(in.ids, in.mask, in.positions);
+}
+
+at::Tensor forward_full(Denoiser& model, const Canvases& canvases, std::int64_t padded,
+                        const std::vector<CacheSlot*>& slots) {
+  const PaddedBatch in = pad_canvases(model, canvases, padded);
+  KvOut out = model.forward_kv(in.ids, in.mask, in.positions);
+  auto block = std::make_shared<CacheBlock>(CacheBlock{out.keys, out.values});
+  for (std::size_t j = 0; j < slots.size(); ++j) {
+    *slots[j] = CacheSlot{block, static_cast<std::int64_t>(j)};
+  }
+  return out.logits;
+}
+
+at::Tensor forward_window(Denoiser& model, const Canvases& canvases,
+                          const std::vector<std::int64_t>& lo, std::int64_t width,
+                          std::int64_t padded, const std::vector<CacheSlot*>& slots) {
+  const auto rows = static_cast<std::int64_t>(canvases.size());
+  at::Tensor window = at::empty({rows, width}, at::kLong);
+  at::Tensor pos = at::empty({rows, width}, at::kLong);
+  at::Tensor offsets = at::empty({rows}, at::kLong);
+  at::Tensor mask = at::zeros({rows, padded}, at::kBool);
+  auto* win = window.data_ptr<std::int64_t>();
+  auto* where = pos.data_ptr<std::int64_t>();
+  auto* real = mask.data_ptr<bool>();
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const auto& c = canvases[r];
+    // Checked here, on the host, so that dlm::cache_write needs no host copy of the offsets.
+    if (lo[r] < 0 || lo[r] + width > padded) {
+      throw Error(fmt::format("window [{}, {}) outside a canvas padded to {}", lo[r],
+                              lo[r] + width, padded));
+    }
+    for (std::int64_t t = 0; t < width; ++t) {
+      win[r * width + t] = c[lo[r] + t];
+      where[r * width + t] = lo[r] + t;
+    }
+    offsets.data_ptr<std::int64_t>()[r] = lo[r];
+    std::fill(real + r * padded, real + r * padded + static_cast<std::int64_t>(c.size()), true);
+  }
+  const auto device = model.device();
+  window = window.to(device);
+  pos = pos.to(device);
+  offsets = offsets.to(device);
+  mask = mask.to(device);
+  const auto block = gather_cache(slots);
+  KvOut out = model.forward_window(window, pos, offsets, block->keys, block->values, mask);
+  ops::cache_write(block->keys, out.keys, offsets);
+  ops::cache_write(block->values, out.values, offsets);
+  return out.logits;
+}
+
+}  // namespace dlm::sampling

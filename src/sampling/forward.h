@@ -1,0 +1,41 @@
+#pragma once
+// Forward calls over groups of canvases of one padded length: plain, full (refreshing a
+// shared key/value cache block) and window passes. Logits stay on the model's device.
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "dlm/model/denoiser.h"
+
+namespace dlm::sampling {
+
+// Keys and values of a group of canvases [n_layers, B, H, P, hd], shared by the inputs
+// whose full pass ran together; an input reads slot `slot`.
+struct CacheBlock {
+  at::Tensor keys, values;
+};
+struct CacheSlot {
+  std::shared_ptr<CacheBlock> block;
+  std::int64_t slot = 0;
+};
+
+using Canvases = std::vector<std::vector<std::int64_t>>;
+
+// Logits [B, P, V'] of the canvases right-padded to `padded` (padding masked out as keys,
+// positions explicit).
+at::Tensor forward_plain(Denoiser& model, const Canvases& canvases, std::int64_t padded);
+
+// The same through forward_kv; the keys/values become one cache block, slot j for input j.
+at::Tensor forward_full(Denoiser& model, const Canvases& canvases, std::int64_t padded,
+                        const std::vector<CacheSlot*>& slots);
+
+// Input j runs canvas[lo_j, lo_j + width) at its true positions against its cache; the
+// fresh keys/values are written into the cache at lo_j. Logits [B, width, V'] (row 0 of
+// input j predicts from canvas index lo_j).
+at::Tensor forward_window(Denoiser& model, const Canvases& canvases,
+                          const std::vector<std::int64_t>& lo, std::int64_t width,
+                          std::int64_t padded, const std::vector<CacheSlot*>& slots);
+
+}  // namespace dlm::sampling

@@ -1,0 +1,109 @@
+#pragma once
+// One request's generation, as wiring between its strategies: the schedule yields steps,
+// the selector picks positions, the cache policy decides how each forward call runs. The
+// batch driver (sampler.cpp) runs many rows through shared forward calls and scores them
+// together; a row only says which logits rows it needs and commits what comes back.
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "dlm/model/denoiser.h"
+#include "dlm/result.h"
+#include "dlm/sampler.h"
+#include "dlm/sampling/cache_policy.h"
+#include "dlm/sampling/schedule.h"
+#include "dlm/sampling/selector.h"
+#include "dlm/scoring.h"
+#include "dlm/text_stream.h"
+#include "sampling/forward.h"
+
+namespace dlm::sampling {
+
+class Row {
+ public:
+  Row(const Denoiser& model, const Tokenizer& tokenizer, const std::vector<std::int64_t>& prompt_ids,
+      const GenerateOptions& options, GenerationObserver* observer);
+
+  // Finds the next step that needs a forward call, applying the steps that need none.
+  // False when the generation is over.
+  bool advance();
+
+  // The pending step (after advance() returned true).
+  const Step& step() const { return *pending_; }
+  Pass pass() const { return cache_->pass(calls_in_block_); }
+  std::int64_t length() const { return static_cast<std::int64_t>(canvas_.size()); }
+  std::int64_t padded() const { return padded_length(length(), options_.pad_multiple); }
+  // The canvas window [lo, hi) of a window pass: from the output row of the block's first
+  // position (one early with shifted logits, so that its prediction is fresh) to the
+  // policy's end.
+  std::pair<std::int64_t, std::int64_t> window() const;
+  // The canvases of the pending forward: the canvas, and with guidance the same with every
+  // prompt position masked; and the cache slot of each.
+  Canvases inputs() const;
+  std::vector<CacheSlot>& caches() { return caches_; }
+
+  // The generated positions whose logits the pending step needs, ascending, and the
+  // output row (canvas index) that predicts each.
+  const std::vector<std::int64_t>& targets() const { return targets_; }
+  std::int64_t out_row(std::int64_t position) const;
+  // Whether the step keeps the targets' logits for later steps (MDLM's reuse) instead of
+  // having them scored by the driver.
+  bool keeps_output() const { return keep_; }
+
+  const TokenRule& rule() const { return rule_; }
+  const Selector& selector() const { return *selector_; }
+  const GenerateOptions& options() const { return options_; }
+  std::int64_t step_index() const { return step_index_; }
+  std::int64_t vocab_size() const { return config_.vocab_size; }
+  std::int64_t mask_id() const { return config_.mask_id; }
+
+  // Completes the pending step. tokens[i] (and scores[i] for sampled selectors) belong to
+  // targets()[i]; for selectors run in dlm::commit, tokens[i] < 0 means not chosen.
+  void apply(const std::int64_t* tokens, const double* scores, double forward_ms,
+             std::int64_t calls);
+  // Completes the pending step of a row that keeps its output: rows [targets, V'] float32.
+  void apply_kept(at::Tensor rows, double forward_ms, std::int64_t calls);
+
+  GenerationResult finish(double elapsed_ms);
+
+ private:
+  void reveal_from_kept(const std::vector<std::int64_t>& positions);
+  void account(double forward_ms, std::int64_t calls);
+  void commit(std::int64_t position, std::int64_t token);
+  void finish_step();
+  void emit_text(const std::string& text);
+  Span span() const { return Span{generated_, config_.mask_id}; }
+
+  const Denoiser& model_;
+  const ModelConfig& config_;
+  const GenerateOptions& options_;
+  GenerationObserver* observer_;
+  std::unique_ptr<Schedule> schedule_;
+  std::unique_ptr<Selector> selector_;
+  std::unique_ptr<CachePolicy> cache_;
+  std::int64_t prompt_len_;
+  std::vector<std::int64_t> canvas_;
+  std::vector<std::int64_t> generated_;
+  TextStream stream_;
+  TokenRule rule_;
+  GenerationResult result_;
+  std::int64_t step_index_ = 0;  // over the whole generation, skipped steps included
+  bool stopped_ = false;
+  std::optional<Step> pending_;
+  std::vector<std::int64_t> targets_;
+  std::vector<std::int64_t> revealed_;  // a keeping reveal step: the drawn positions
+  bool keep_ = false;
+  // Key/value cache: the current block, model calls so far in it, each input's cache.
+  std::int64_t block_ = 0;
+  std::int64_t calls_in_block_ = 0;
+  std::vector<CacheSlot> caches_;
+  // MDLM's reuse of the last model output: rows of the whole span.
+  at::Tensor kept_;
+  bool changed_since_forward_ = true;
+};
+
+}  // namespace dlm::sampling

@@ -1,0 +1,283 @@
+// The sampling core against a fake denoiser of hand-made logits: schedules, selectors and
+// cache policies as the sampler drives them, with no checkpoint and no torch model. Each
+// canvas index q has one favourite token (kFirstToken + q) whose logit is the confidence
+// given for q; every other logit is 0, so the commit order is known in advance.
+#include <ATen/ATen.h>
+
+#include <catch2/catch.hpp>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dlm/model/denoiser.h"
+#include "dlm/sampler.h"
+#include "dlm/sampling/cache_policy.h"
+#include "dlm/sampling/schedule.h"
+#include "dlm/sampling/selector.h"
+#include "dlm/tokenizer.h"
+#include "dlm/version.h"
+
+namespace {
+
+constexpr std::int64_t kVocab = 64;
+constexpr std::int64_t kMask = 1, kEos = 2, kPad = 3, kBos = 4;
+constexpr std::int64_t kFirstToken = 10;
+
+// One byte per id: ids from kFirstToken spell 'a', 'b', ...
+class FakeTokenizer final : public dlm::Tokenizer {
+ public:
+  FakeTokenizer() {
+    for (std::int64_t id = 0; id < kVocab; ++id) {
+      pieces_.push_back(id >= kFirstToken ? std::string(1, static_cast<char>('a' + (id - kFirstToken) % 26)) : "");
+    }
+  }
+  std::vector<std::int64_t> encode(std::string_view text) const override {
+    return std::vector<std::int64_t>(text.size(), kFirstToken);
+  }
+  std::int64_t size() const override { return kVocab; }
+  const std::string& piece_bytes(std::int64_t id) const override { return pieces_.at(id); }
+  std::string kind() const override { return "fake"; }
+
+ private:
+  std::vector<std::string> pieces_;
+};
+
+// Logits from position ids alone: canvas index q prefers kFirstToken + q with logit
+// confidence[q]. Counts its calls per method; the cache methods return zero keys.
+class FakeDenoiser final : public dlm::Denoiser {
+ public:
+  explicit FakeDenoiser(std::vector<float> confidence, bool cache = true, bool shifted = false)
+      : confidence_(std::move(confidence)), cache_(cache) {
+    config_.vocab_size = kVocab;
+    config_.mask_id = kMask;
+    config_.eos_id = kEos;
+    config_.pad_id = kPad;
+    config_.bos_id = kBos;
+    config_.max_seq_len = 256;
+    config_.shifted_logits = shifted;
+  }
+  const dlm::ModelConfig& config() const override { return config_; }
+  c10::Device device() const override { return c10::kCPU; }
+  std::int64_t logits_width() const override { return kVocab + 6; }  // padded like real heads
+  bool supports_cache() const override { return cache_; }
+  std::int64_t kv_bytes_per_token() const override { return 8; }
+
+  at::Tensor forward(const at::Tensor& ids, const at::Tensor&, const at::Tensor& positions) override {
+    ++calls["forward"];
+    return logits(positions, ids.size(0));
+  }
+  dlm::KvOut forward_kv(const at::Tensor& ids, const at::Tensor&, const at::Tensor& positions) override {
+    ++calls["forward_kv"];
+    const auto kv = at::zeros({1, ids.size(0), 1, ids.size(1), 1});
+    return {logits(positions, ids.size(0)), kv, kv.clone()};
+  }
+  dlm::KvOut forward_window(const at::Tensor& ids, const at::Tensor& positions, const at::Tensor&,
+                            const at::Tensor&, const at::Tensor&, const at::Tensor&) override {
+    ++calls["forward_window"];
+    const auto kv = at::ones({1, ids.size(0), 1, ids.size(1), 1});
+    return {logits(positions, ids.size(0)), kv, kv.clone()};
+  }
+
+  std::map<std::string, int> calls;
+
+ private:
+  at::Tensor logits(const at::Tensor& positions, std::int64_t batch) const {
+    const std::int64_t length = positions.size(1);
+    at::Tensor out = at::zeros({batch, length, logits_width()});
+    auto* data = out.data_ptr<float>();
+    const auto* pos = positions.data_ptr<std::int64_t>();
+    for (std::int64_t b = 0; b < batch; ++b) {
+      for (std::int64_t i = 0; i < length; ++i) {
+        // With shifted logits, output q predicts canvas index q + 1.
+        const std::int64_t q = pos[b * length + i] + (config_.shifted_logits ? 1 : 0);
+        const float c = q < static_cast<std::int64_t>(confidence_.size()) ? confidence_[q] : 1.0f;
+        data[(b * length + i) * logits_width() + kFirstToken + q % 40] = c;
+      }
+    }
+    return out;
+  }
+
+  std::vector<float> confidence_;
+  bool cache_;
+  dlm::ModelConfig config_;
+};
+
+// Records which generated positions each step committed.
+struct CommitLog : dlm::GenerationObserver {
+  std::vector<std::vector<std::int64_t>> steps;
+  std::vector<std::int64_t> last;
+  std::int64_t total_steps = 0;
+  void on_step(const dlm::StepEvent& e) override {
+    std::vector<std::int64_t> fresh;
+    for (std::size_t p = 0; p < e.generated.size(); ++p) {
+      const bool was_masked = last.empty() || last[p] == kMask;
+      if (was_masked && e.generated[p] != kMask) fresh.push_back(static_cast<std::int64_t>(p));
+    }
+    steps.push_back(fresh);
+    last = e.generated;
+    total_steps = e.total_steps;
+  }
+};
+
+const std::vector<std::int64_t> kPrompt{kBos, kFirstToken, kFirstToken};  // canvas 0..2
+
+dlm::GenerateOptions options(std::int64_t n, std::int64_t steps, std::int64_t block) {
+  dlm::GenerateOptions o;
+  o.max_new_tokens = n;
+  o.steps = steps;
+  o.block_length = block;
+  o.cache = dlm::CacheMode::kNone;
+  return o;
+}
+
+std::vector<dlm::GenerationResult> run(FakeDenoiser& model, const std::vector<dlm::GenerateOptions>& all,
+                                       std::vector<CommitLog>* logs = nullptr) {
+  static const FakeTokenizer tokenizer;
+  std::vector<dlm::BatchRequest> requests;
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    requests.push_back({kPrompt, all[i], logs ? &(*logs)[i] : nullptr});
+  }
+  return dlm::generate_batch(model, tokenizer, requests);
+}
+
+}  // namespace
+
+TEST_CASE("Confidence top-k commits the most confident masked position first", "[core]") {
+  // Generated position p sits at canvas index 3 + p.
+  FakeDenoiser model({0, 0, 0, 1.0f, 4.0f, 2.0f, 3.0f});
+  std::vector<CommitLog> logs(1);
+  const auto r = run(model, {options(4, 4, 4)}, &logs)[0];
+  CHECK(logs[0].steps == std::vector<std::vector<std::int64_t>>{{1}, {3}, {2}, {0}});
+  CHECK(r.token_ids == std::vector<std::int64_t>{kFirstToken + 3, kFirstToken + 4, kFirstToken + 5, kFirstToken + 6});
+  CHECK(r.nfe == 4);
+  CHECK(model.calls["forward"] == 4);
+  CHECK(r.text == "def" "g");
+}
+
+TEST_CASE("Two tokens a step when steps are half the length; blocks run in order", "[core]") {
+  FakeDenoiser model({0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8});
+  std::vector<CommitLog> logs(1);
+  run(model, {options(8, 4, 4)}, &logs);
+  // Block [0, 4) first although block [4, 8) is more confident.
+  CHECK(logs[0].steps == std::vector<std::vector<std::int64_t>>{{2, 3}, {0, 1}, {6, 7}, {4, 5}});
+}
+
+TEST_CASE("Threshold commits the best and every position above it; steps shown as at most -n", "[core]") {
+  // Probabilities: logit 9 over 69 zero logits ~ 0.99; logit 0 ~ 1/70.
+  FakeDenoiser model({0, 0, 0, 9.0f, 0.0f, 9.0f, 0.5f});
+  auto o = options(4, 4, 4);
+  o.threshold = 0.9;
+  std::vector<CommitLog> logs(1);
+  const auto r = run(model, {o}, &logs)[0];
+  CHECK(logs[0].steps == std::vector<std::vector<std::int64_t>>{{0, 2}, {3}, {1}});
+  CHECK(r.nfe == 3);
+  CHECK(logs[0].total_steps == 4);  // the upper bound -n, not --steps
+}
+
+TEST_CASE("Dual cache: a full pass at each block start, window passes inside", "[core]") {
+  FakeDenoiser model({0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8});
+  auto o = options(8, 8, 4);
+  o.cache = dlm::CacheMode::kDual;
+  std::vector<CommitLog> logs(1);
+  const auto r = run(model, {o}, &logs)[0];
+  CHECK(model.calls["forward"] == 0);
+  CHECK(model.calls["forward_kv"] == 2);
+  CHECK(model.calls["forward_window"] == 6);
+  CHECK(r.cache == "dual");
+  CHECK(r.cache_bytes == 16 * 8);  // one canvas of 11 tokens padded to 16, 8 bytes each
+  // The logits do not depend on the cache: the same commits as uncached.
+  FakeDenoiser plain({0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8});
+  std::vector<CommitLog> plain_logs(1);
+  run(plain, {options(8, 8, 4)}, &plain_logs);
+  CHECK(logs[0].steps == plain_logs[0].steps);
+
+  o.cache_refresh = 2;  // also a full pass every second call in a block
+  FakeDenoiser refreshed({0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8});
+  run(refreshed, {o});
+  CHECK(refreshed.calls["forward_kv"] == 4);
+  CHECK(refreshed.calls["forward_window"] == 4);
+}
+
+TEST_CASE("Batched rows share forward calls and give what each gives alone", "[core]") {
+  auto a = options(4, 4, 4);
+  auto b = options(8, 4, 4);
+  b.temperature = 0.9;
+  b.seed = 7;
+  FakeDenoiser alone({0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8});
+  const auto ra = run(alone, {a})[0];
+  const auto rb = run(alone, {b})[0];
+  FakeDenoiser together({0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8});
+  const auto both = run(together, {a, b});
+  CHECK(both[0].token_ids == ra.token_ids);
+  CHECK(both[1].token_ids == rb.token_ids);
+  CHECK(together.calls["forward"] == 4);  // not 8: one call per step for both rows
+}
+
+TEST_CASE("Shifted logits: position p is read from the output one to its left", "[core]") {
+  FakeDenoiser model({0, 0, 0, 1.0f, 4.0f, 2.0f, 3.0f}, false, true);
+  std::vector<CommitLog> logs(1);
+  const auto r = run(model, {options(4, 4, 4)}, &logs)[0];
+  CHECK(logs[0].steps == std::vector<std::vector<std::int64_t>>{{1}, {3}, {2}, {0}});
+  CHECK(r.token_ids.front() == kFirstToken + 3);
+}
+
+TEST_CASE("MDLM's ancestral sampler reuses the output while nothing changes", "[core]") {
+  auto o = options(4, 64, 4);
+  o.schedule = dlm::Schedule::kTimestep;
+  o.algorithm = dlm::Algorithm::kAncestral;
+  FakeDenoiser model({0, 0, 0, 1, 2, 3, 4});
+  const auto r = run(model, {o})[0];
+  CHECK(r.token_ids.size() == 4);
+  CHECK(r.nfe == model.calls["forward"]);
+  CHECK(r.nfe <= 4);  // at most one call per revealing step, 64 steps planned
+  o.algorithm = dlm::Algorithm::kOrigin;  // Dream's origin runs the model every step
+  FakeDenoiser every({0, 0, 0, 1, 2, 3, 4});
+  CHECK(run(every, {o})[0].nfe == 64);
+}
+
+TEST_CASE("Strategy factories follow the options", "[core]") {
+  using dlm::sampling::SelectorKind;
+  auto o = options(8, 8, 4);
+  CHECK(dlm::sampling::make_selector(o)->kind() == SelectorKind::kTopK);
+  o.alg_temp = 0.5;
+  CHECK(dlm::sampling::make_selector(o)->kind() == SelectorKind::kSampled);
+  o.alg_temp = 0;
+  o.factor = 1.0;
+  CHECK(dlm::sampling::make_selector(o)->kind() == SelectorKind::kFactor);
+  CHECK(dlm::sampling::make_selector(o)->value() == 1.0);
+  o.factor.reset();
+  o.algorithm = dlm::Algorithm::kAncestral;
+  CHECK(dlm::sampling::make_selector(o)->reuses_output());
+
+  auto c = options(8, 8, 4);
+  c.cache = dlm::CacheMode::kAuto;
+  CHECK(dlm::sampling::make_cache_policy(c, false)->mode() == dlm::CacheMode::kNone);
+  const auto dual = dlm::sampling::make_cache_policy(c, true);
+  CHECK(dual->mode() == dlm::CacheMode::kDual);
+  CHECK(dual->pass(0) == dlm::sampling::Pass::kFull);
+  CHECK(dual->pass(1) == dlm::sampling::Pass::kWindow);
+  CHECK(dual->window_end(20, 40) == 20);
+  c.cache = dlm::CacheMode::kPrefix;
+  CHECK(dlm::sampling::make_cache_policy(c, true)->window_end(20, 40) == 40);
+
+  // The block schedule skips a ragged block's spare step without a model call.
+  auto ragged = options(6, 4, 4);  // blocks of 4 and 2 tokens, 2 steps each
+  auto schedule = dlm::sampling::make_schedule(ragged, true);
+  std::vector<std::int64_t> ids(6, kMask);
+  const dlm::sampling::Span span{ids, kMask};
+  std::int64_t skipped = 0;
+  std::vector<std::int64_t> ks;
+  while (auto step = schedule->next(span, skipped)) ks.push_back(step->k);
+  CHECK(ks == std::vector<std::int64_t>{2, 2, 1, 1});
+  CHECK(skipped == 0);
+  CHECK(schedule->planned_steps() == 4);
+}
+
+TEST_CASE("The binary records the commit it was built from", "[core]") {
+  const std::string commit = dlm::build_commit();
+  INFO(commit);
+  const std::string hash = commit.substr(0, commit.find('-'));
+  const bool is_hash = hash.size() == 40 && hash.find_first_not_of("0123456789abcdef") == std::string::npos;
+  CHECK((commit == "unknown" || (is_hash && (commit.size() == 40 || commit.substr(40) == "-dirty"))));
+}
