@@ -408,3 +408,41 @@ TEST_CASE("a TOML preset takes every registry option by its long name", "[option
   require_top_p_error("generate -p x --config " + shell_quote(dir.file("all.toml")) +
                       " -m /nonexistent.pt");
 }
+
+TEST_CASE("records that set the newer keys run in one batch as they run alone",
+          "[options][batch]") {
+  dlm::Checkpoint& model = dlm_test::load_once(dlm_test::shipped_model_path());
+  GenerateOptions run;
+  run.max_new_tokens = 8;
+  run.steps = 8;
+  run.block_length = 8;
+  run.cache = dlm::CacheMode::kNone;
+  const std::vector<std::string> records{
+      R"({"prompt": "And God said", "factor": 1})",
+      R"({"prompt": "And God said", "alg_temp": 0.5, "temperature": 0.8})",
+      R"({"prompt": "And God said", "cfg_scale": 1.5})",
+      R"({"prompt": "In the beginning", "eos": "defer", "top_k": 5, "temperature": 1.0})",
+      R"({"prompt": "In the beginning", "style": "dream", "schedule": "timestep",
+          "algorithm": "entropy", "eps": 0.01, "temperature": 0.5, "top_p": 0.9})"};
+  std::vector<dlm::BatchRequest> requests;
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    std::set<std::string> unknown;
+    const auto r = dlm::parse_batch_record(records[i], static_cast<std::int64_t>(i + 1), run, 3, unknown);
+    INFO(records[i]);
+    REQUIRE(r.error.empty());
+    CHECK(unknown.empty());
+    const auto ids = dlm::encode_prompt(model, r.prompt);
+    dlm::validate(r.options, model, static_cast<std::int64_t>(ids.size()));
+    requests.push_back({ids, r.options, nullptr});
+  }
+  CHECK(requests[0].options.factor == 1.0);
+  CHECK(requests[2].options.cfg_scale == 1.5);
+  CHECK(requests[3].options.eos == dlm::EosPolicy::kDefer);
+  CHECK(requests[4].options.schedule == dlm::Schedule::kTimestep);
+  const auto together = dlm::generate_batch(model, requests);
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    INFO(records[i]);
+    CHECK(dlm::generate(model, requests[i].prompt_ids, requests[i].options).token_ids ==
+          together[i].token_ids);
+  }
+}
