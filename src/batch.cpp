@@ -9,6 +9,7 @@
 #include "dlm/error.h"
 #include "dlm/rng.h"
 #include "dlm/sampling.h"
+#include "dlm/sampling/options.h"
 
 namespace dlm {
 namespace {
@@ -24,67 +25,79 @@ std::uint64_t fnv1a64(std::string_view s) {
   return h;
 }
 
-// Reads `key` of `j` into `out` with the type of `out`; false (with `error` set) on a bad type.
-template <typename T>
-bool read_field(const json& j, const char* key, T& out, std::string& error) {
-  if (!j.contains(key) || j.at(key).is_null()) return true;
+// The texts the registry parses `spec` from, for the JSON `value` of record key `key`;
+// "" or the message for a JSON type that does not fit (numbers as the registry writes them).
+std::string jsonl_texts(const OptionSpec& spec, const std::string& key, const json& value,
+                        std::vector<std::string>& texts) {
   try {
-    out = j.at(key).get<T>();
-    return true;
+    switch (spec.type) {
+      case ValueType::kInteger:
+      case ValueType::kSize:
+        if (spec.type == ValueType::kSize && value.is_string()) {
+          texts = {value.get<std::string>()};
+        } else if (value.is_number_unsigned()) {
+          texts = {std::to_string(value.get<std::uint64_t>())};
+        } else {
+          texts = {std::to_string(value.get<std::int64_t>())};
+        }
+        break;
+      case ValueType::kNumber:
+      case ValueType::kOptionalNumber:
+        texts = {fmt::format("{}", value.get<double>())};  // shortest text that reads back exactly
+        break;
+      case ValueType::kName:
+        texts = {value.get<std::string>()};
+        break;
+      case ValueType::kTextList:
+        texts = value.is_string() ? std::vector<std::string>{value.get<std::string>()}
+                                  : value.get<std::vector<std::string>>();
+        break;
+    }
   } catch (const json::exception&) {
-    error = fmt::format("field \"{}\" has the wrong type ({})", key, j.at(key).dump());
-    return false;
-  }
-}
-
-const std::set<std::string>& known_fields() {
-  static const std::set<std::string> names{
-      "id", "custom_id", "prompt", "max_new_tokens", "max_tokens", "steps", "block_length",
-      "temperature", "top_p", "top_k", "seed", "stop", "algorithm", "threshold",
-      "method", "url", "body", "reference"};
-  return names;
-}
-
-// Applies the per-record settings of `j` over `o`. Returns an error message or "".
-std::string apply_settings(const json& j, GenerateOptions& o) {
-  std::string error;
-  if (!read_field(j, "max_tokens", o.max_new_tokens, error)) return error;
-  if (!read_field(j, "max_new_tokens", o.max_new_tokens, error)) return error;
-  // A record that shortens the generation without naming steps keeps steps <= tokens,
-  // as LLaDA's steps = gen_length default does.
-  if (!j.contains("steps")) o.steps = std::min(o.steps, std::max<std::int64_t>(o.max_new_tokens, 1));
-  if (!read_field(j, "steps", o.steps, error)) return error;
-  if (!read_field(j, "block_length", o.block_length, error)) return error;
-  if (!read_field(j, "temperature", o.temperature, error)) return error;
-  if (!read_field(j, "top_p", o.top_p, error)) return error;
-  if (!read_field(j, "top_k", o.top_k, error)) return error;
-  if (!read_field(j, "seed", o.seed, error)) return error;
-  if (j.contains("stop") && !j.at("stop").is_null()) {
-    const json& stop = j.at("stop");
-    if (stop.is_string()) {
-      o.stop = {stop.get<std::string>()};
-    } else if (!read_field(j, "stop", o.stop, error)) {
-      return error;
-    }
-  }
-  if (j.contains("algorithm") && !j.at("algorithm").is_null()) {
-    std::string name;
-    if (!read_field(j, "algorithm", name, error)) return error;
-    try {
-      o.algorithm = parse_algorithm(name);
-    } catch (const UsageError& e) {
-      return e.what();
-    }
-  }
-  if (j.contains("threshold") && !j.at("threshold").is_null()) {
-    double t = 0;
-    if (!read_field(j, "threshold", t, error)) return error;
-    o.threshold = t;
+    return fmt::format("field \"{}\" has the wrong type ({})", key, value.dump());
   }
   return "";
 }
 
+const std::set<std::string>& known_fields() {
+  static const std::set<std::string> names = [] {
+    std::set<std::string> n{"id", "custom_id", "prompt", "method", "url", "body", "reference"};
+    for (const auto& spec : option_registry()) n.insert(spec.jsonl_keys.begin(), spec.jsonl_keys.end());
+    return n;
+  }();
+  return names;
+}
+
+// Applies the per-record settings of `j` over `o` through the registry's JSONL keys (when
+// a record has several keys of one option, the first listed wins). Returns an error
+// message or "".
+std::string apply_settings(const json& j, GenerateOptions& o) {
+  for (const auto& spec : option_registry()) {
+    for (auto key = spec.jsonl_keys.rbegin(); key != spec.jsonl_keys.rend(); ++key) {
+      if (!j.contains(*key) || j.at(*key).is_null()) continue;
+      std::vector<std::string> texts;
+      const std::string error = jsonl_texts(spec, *key, j.at(*key), texts);
+      if (!error.empty()) return error;
+      try {
+        spec.set(o, texts);
+      } catch (const UsageError& e) {
+        return e.what();
+      }
+    }
+  }
+  // A record that shortens the generation without naming steps keeps steps <= tokens,
+  // as LLaDA's steps = gen_length default does.
+  if (!j.contains("steps")) o = record_defaults(o);
+  return "";
+}
+
 }  // namespace
+
+GenerateOptions record_defaults(const GenerateOptions& options) {
+  GenerateOptions o = options;
+  o.steps = std::min(o.steps, std::max<std::int64_t>(o.max_new_tokens, 1));
+  return o;
+}
 
 std::uint64_t derive_seed(std::uint64_t run_seed, std::string_view id) {
   return mix64(run_seed ^ mix64(fnv1a64(id)));

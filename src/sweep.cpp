@@ -1,12 +1,14 @@
 #include "dlm/sweep.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <map>
+#include <stdexcept>
 
 #include "dlm/error.h"
 
@@ -113,6 +115,64 @@ std::vector<std::string> parse_cache_axis(const std::string& text) {
     }
   }
   return items;
+}
+
+void set_axis(SweepGrid& grid, const std::string& name, const std::string& text) {
+  const std::string option = "--" + name;
+  if (name == "steps") {
+    grid.steps = parse_int_axis(option, text);
+  } else if (name == "block-length") {
+    grid.block_length = parse_int_axis(option, text);
+  } else if (name == "algorithm") {
+    grid.algorithm = parse_algorithm_axis(text);
+  } else if (name == "threshold") {
+    grid.threshold = parse_optional_axis(option, text);
+  } else if (name == "factor") {
+    grid.factor = parse_optional_axis(option, text);
+  } else if (name == "alg-temp") {
+    grid.alg_temp = parse_optional_axis(option, text);
+  } else if (name == "cache") {
+    grid.cache = parse_cache_axis(text);
+  } else {
+    throw std::logic_error("--" + name + " is not a sweep axis");
+  }
+}
+
+std::string axis_text(const SweepGrid& grid, const std::string& name) {
+  const auto optional_list = [](const std::vector<std::optional<double>>& values) {
+    std::vector<std::string> names;
+    for (const auto& v : values) names.push_back(optional_name(v));
+    return fmt::format("{}", fmt::join(names, ","));
+  };
+  if (name == "steps") return fmt::format("{}", fmt::join(grid.steps, ","));
+  if (name == "block-length") return fmt::format("{}", fmt::join(grid.block_length, ","));
+  if (name == "algorithm") {
+    std::vector<std::string> names;
+    for (const auto a : grid.algorithm) names.push_back(to_string(a));
+    return fmt::format("{}", fmt::join(names, ","));
+  }
+  if (name == "threshold") return optional_list(grid.threshold);
+  if (name == "factor") return optional_list(grid.factor);
+  if (name == "alg-temp") return optional_list(grid.alg_temp);
+  if (name == "cache") return fmt::format("{}", fmt::join(grid.cache, ","));
+  throw std::logic_error("--" + name + " is not a sweep axis");
+}
+
+void check_grid(const SweepGrid& grid, const GenerateOptions& base) {
+  std::vector<std::string> problems;
+  for (const SweepCell& cell : expand_grid(grid, base)) {
+    try {
+      check_options(cell.options);
+      return;
+    } catch (const UsageError& e) {
+      problems.push_back(e.what());
+    }
+  }
+  if (problems.empty()) return;
+  const bool same = std::all_of(problems.begin(), problems.end(),
+                                [&](const std::string& p) { return p == problems.front(); });
+  throw UsageError(same ? problems.front()
+                        : fmt::format("no cell of the grid can run; the first: {}", problems.front()));
 }
 
 std::string cell_id(const GenerateOptions& o, const std::string& cache) {

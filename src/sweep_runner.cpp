@@ -59,7 +59,7 @@ Json axes_json(const SweepGrid& g) {
 // The single-valued settings: a change in any of them makes earlier cells incomparable.
 Json shared_settings(const SweepSettings& s) {
   const GenerateOptions& o = s.base;
-  return Json{{"max_new_tokens", o.max_new_tokens}, {"temperature", o.temperature},
+  Json settings{{"max_new_tokens", o.max_new_tokens}, {"temperature", o.temperature},
               {"seed", o.seed},                     {"style", to_string(o.style)},
               {"schedule", to_string(o.schedule)},  {"eps", o.eps},
               {"top_k", o.top_k},                   {"top_p", o.top_p},
@@ -68,6 +68,13 @@ Json shared_settings(const SweepSettings& s) {
               {"batch_size", s.batch_size},
               {"limit", s.limit},                   {"threads", s.runtime.threads},
               {"device", s.runtime.device}};
+  // Options `dlm sweep` took later join the key only when set, so that the key (and so
+  // the resume point) of a sweep that leaves them alone stays what it was.
+  const GenerateOptions defaults;
+  if (o.pad_multiple != defaults.pad_multiple) settings["pad_multiple"] = o.pad_multiple;
+  if (o.cache_refresh != defaults.cache_refresh) settings["cache_refresh"] = o.cache_refresh;
+  if (o.max_memory != defaults.max_memory) settings["max_memory"] = o.max_memory;
+  return settings;
 }
 
 void check_judge_covers(const Judge& judge, const std::vector<SweepPrompt>& prompts) {
@@ -96,6 +103,7 @@ SweepSummary run_sweep(const SweepSettings& s) {
   if (s.batch_size < 1) {
     throw UsageError(fmt::format("--batch-size {} must be at least 1", s.batch_size));
   }
+  check_grid(s.grid, s.base);  // usage errors come out before the models load
   const auto prompts = read_prompts(s.prompts, s.limit);
   SweepOutput output(s.out_dir);
   configure_runtime(s.runtime);

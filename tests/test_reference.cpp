@@ -218,7 +218,8 @@ TEST_CASE("dlm matches the Python reference samplers token for token", "[referen
   dlm_test::TempDir dir;
   dlm_test::write_file(dir.file("cases.json"), input.dump());
   const auto lines = run_lines("OPENBLAS_NUM_THREADS=1 PYTHONPATH=" + source + "/scripts /usr/bin/python3 " + source +
-                               "/scripts/reference/run_cases.py --threads 2 --model " +
+                               "/scripts/reference/run_cases.py --threads 2 --dlm " +
+                               shell_quote(DLM_EXECUTABLE) + " --model " +
                                shell_quote(model) + " " + shell_quote(dir.file("cases.json")));
   REQUIRE(lines.size() == cases.size());
 
@@ -287,7 +288,8 @@ TEST_CASE("shifted-logit checkpoints are read at output i - 1 by dlm and the ref
   dlm_test::TempDir dir;
   dlm_test::write_file(dir.file("cases.json"), input.dump());
   const auto lines = run_lines("OPENBLAS_NUM_THREADS=1 PYTHONPATH=" DLM_SOURCE_DIR "/scripts /usr/bin/python3 " + std::string(DLM_SOURCE_DIR) +
-                               "/scripts/reference/run_cases.py --threads 2 --model " +
+                               "/scripts/reference/run_cases.py --threads 2 --dlm " +
+                               shell_quote(DLM_EXECUTABLE) + " --model " +
                                shell_quote(model) + " " + shell_quote(dir.file("cases.json")));
   REQUIRE(lines.size() == options.size());
   for (std::size_t k = 0; k < options.size(); ++k) {

@@ -23,11 +23,17 @@ struct BatchRecord {
 };
 
 // Parses one line. Problems of the record (malformed JSON, no prompt, bad field types)
-// go to `error`, never thrown. Field names dlm does not know are added to `unknown`.
+// go to `error`, never thrown. Settings are the registry's JSONL keys (OptionSpec::
+// jsonl_keys); field names dlm does not know are added to `unknown`.
 // A record without "seed" gets derive_seed(run_seed, id).
 BatchRecord parse_batch_record(std::string_view text, std::int64_t line,
                                const GenerateOptions& defaults, std::uint64_t run_seed,
                                std::set<std::string>& unknown);
+
+// The options of a record that does not name "steps": `options` with steps cut to
+// max_new_tokens (as LLaDA's steps = gen_length default does). With the run's defaults:
+// what a record without settings runs with.
+GenerateOptions record_defaults(const GenerateOptions& options);
 
 // Seed of a record without one: a 64-bit hash of the run's seed and the record's id.
 std::uint64_t derive_seed(std::uint64_t run_seed, std::string_view id);

@@ -14,43 +14,11 @@
 #include "dlm/checkpoint.h"
 #include "dlm/result.h"
 #include "dlm/sampling.h"
+#include "dlm/sampling/options.h"
 
 namespace dlm {
 
 class Denoiser;
-
-// Every setting of one generation, with its default (the CLI binds to these fields).
-struct GenerateOptions {
-  std::int64_t max_new_tokens = 128;
-  std::int64_t steps = 128;
-  std::int64_t block_length = 32;
-  double temperature = 0.0;
-  std::uint64_t seed = 0;
-  Algorithm algorithm = Algorithm::kConfidence;
-  Style style = Style::kLlada;
-  Schedule schedule = Schedule::kBlock;
-  double eps = 1e-3;                 // timestep schedule: t runs from 1 down to eps
-  std::int64_t top_k = 0;            // 0: off
-  double top_p = 1.0;                // 1: off
-  std::optional<double> threshold;   // Fast-dLLM threshold rule
-  std::optional<double> factor;      // Fast-dLLM factor rule
-  double alg_temp = 0.0;             // > 0: draw positions from softmax(score / alg_temp)
-  double cfg_scale = 0.0;            // > 0: LLaDA's unsupervised classifier-free guidance
-  EosPolicy eos = EosPolicy::kNone;
-  std::vector<std::string> stop;     // stop strings
-  // Canvas layout: every forward runs on the canvas right-padded to a multiple of this
-  // (padding masked out as keys, positions explicit), alone or in a batch, so that a
-  // request's arithmetic, and so its tokens, never depend on what it is batched with.
-  std::int64_t pad_multiple = 16;
-  // Key/value cache (block schedule only): the full pass at each block boundary refreshes
-  // it and is itself a denoising step; cache_refresh > 0 also runs a full pass every that
-  // many model calls inside a block (1: every call, exactly the uncached result).
-  CacheMode cache = CacheMode::kAuto;
-  std::int64_t cache_refresh = 0;
-  // Refuse a run whose estimated memory (weights, key/value cache, one forward's logits
-  // and activations) exceeds this many bytes; 0: no limit.
-  std::int64_t max_memory = 0;
-};
 
 // The padded length of a canvas of `length` tokens.
 std::int64_t padded_length(std::int64_t length, std::int64_t pad_multiple);

@@ -35,6 +35,12 @@ std::vector<Algorithm> parse_algorithm_axis(const std::string& text);
 // Cache modes: none, prefix, dual.
 std::vector<std::string> parse_cache_axis(const std::string& text);
 
+// The axis of registry option `name` (OptionSpec::axis) from its comma-separated text,
+// through the parsers above; std::logic_error for an option that is not an axis.
+void set_axis(SweepGrid& grid, const std::string& name, const std::string& text);
+// The values of that axis as `dlm sweep` takes them ("8,16,32,64"): its --help default.
+std::string axis_text(const SweepGrid& grid, const std::string& name);
+
 // One combination of axis values on top of the sweep's single-valued options.
 struct SweepCell {
   std::string id;  // "steps=8 block_length=32 algorithm=confidence ... cache=none"
@@ -52,6 +58,11 @@ std::string cell_id(const GenerateOptions& options, const std::string& cache);
 // cells), then block_length, alg_temp, factor, threshold, algorithm, cache. `base` holds
 // the single-valued options.
 std::vector<SweepCell> expand_grid(const SweepGrid& grid, const GenerateOptions& base);
+
+// Before any model loads: throws UsageError when no cell of the grid passes
+// check_options (the message of the first cell's problem), since every cell would be
+// skipped; cells only some of which fail are skipped later by check_cells.
+void check_grid(const SweepGrid& grid, const GenerateOptions& base);
 
 // Marks cells that cannot run as skipped, with the reason: dlm::validate's message for
 // `checkpoint` and the longest prompt, a cache mode this dlm lacks, or the same

@@ -8,12 +8,16 @@ seed, algorithm, style, schedule, eps, top_k, top_p, threshold, factor, alg_temp
 cfg_scale, eos, cache, cache_refresh). Output: one JSON line per case: {"generated":
 the final span, "nfe": forward calls}.
 
-Usage: PYTHONPATH=scripts /usr/bin/python3 scripts/reference/run_cases.py --model M [--threads 2] cases.json
+With --dlm PATH, the defaults for keys a case omits are dlm's own (`PATH options --json`,
+the option registry); without it, the copy in DEFAULTS.
+
+Usage: PYTHONPATH=scripts /usr/bin/python3 scripts/reference/run_cases.py --model M [--dlm build/dlm] [--threads 2] cases.json
 """
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 
 import dream
@@ -32,11 +36,18 @@ def sampler_for(opts: dict):
     return llada.generate
 
 
-# dlm generate's defaults (include/dlm/sampler.h GenerateOptions) for keys a case omits.
+# dlm generate's defaults (include/dlm/sampling/options.h GenerateOptions) for keys a case
+# omits, when run without --dlm (scripts/reference/check_cache.py imports them too).
 DEFAULTS = {"max_new_tokens": 128, "steps": 128, "block_length": 32, "temperature": 0.0, "seed": 0,
             "algorithm": "confidence", "style": "llada", "schedule": "block", "eps": 1e-3,
             "top_k": 0, "top_p": 1.0, "alg_temp": 0.0, "cfg_scale": 0.0, "eos": "none",
             "cache": "auto", "cache_refresh": 0}
+
+
+def registry_defaults(dlm: str) -> dict:
+    """Every option's default from dlm's option registry, by snake_case key."""
+    out = subprocess.run([dlm, "options", "--json"], check=True, capture_output=True, text=True).stdout
+    return {entry["key"]: entry["default"] for entry in json.loads(out)}
 
 
 def preset(path: str) -> dict:
@@ -50,13 +61,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", required=True)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--dlm", help="dlm executable whose option registry gives the defaults")
     ap.add_argument("cases", nargs="?", default="-")
     args = ap.parse_args()
     match_dlm_threads(args.threads)
+    defaults = registry_defaults(args.dlm) if args.dlm else DEFAULTS
     cases = json.load(sys.stdin if args.cases == "-" else open(args.cases))
     model = Model(args.model)
     for case in cases:
-        opts = {**DEFAULTS, **(preset(case["config"]) if case.get("config") else {}), **case["options"]}
+        opts = {**defaults, **(preset(case["config"]) if case.get("config") else {}), **case["options"]}
         model.nfe = 0
         prompt = model.encode_prompt(case["prompt"])
         canvas = sampler_for(opts)(model, prompt, opts)

@@ -97,6 +97,9 @@ int run(BatchCommand& c, CLI::App& cmd) {
   std::signal(SIGINT, on_interrupt);  // from the start: a Ctrl-C during loading is clean too
   std::signal(SIGTERM, on_interrupt);
   resolve_sampling_flags(cmd, c.flags);
+  // Usage errors come out before the model loads: the run's defaults as a record without
+  // settings runs with them (records that set options are checked once the model is in).
+  check_options(record_defaults(c.flags.options));
   apply_log_options(c.log);
   if (c.batch_size < 1) throw UsageError(fmt::format("--batch-size {} must be >= 1; try 16", c.batch_size));
   if (c.max_batch_tokens < 1) {

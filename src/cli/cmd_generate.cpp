@@ -65,6 +65,7 @@ void print_stats(const GenerationResult& r, std::int64_t canvas_tokens) {
 
 int run(GenerateCommand& c, CLI::App& cmd) {
   resolve_sampling_flags(cmd, c.flags);
+  check_options(c.flags.options);  // usage errors come out before the model loads
   apply_log_options(c.log);
   configure_runtime(c.flags.runtime);
   const GenerateOptions& sampling = c.flags.options;

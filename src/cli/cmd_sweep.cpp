@@ -1,11 +1,14 @@
 // `dlm sweep`: a grid of sampling settings run over a prompt set; speed and quality per
 // cell, written to a directory (resumable) and summed up in a Markdown table and a plot.
+// Its sampling options are the registry's, as in dlm generate: the axes take
+// comma-separated lists, the others one value.
 #include <fmt/format.h>
 
 #include <iostream>
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/option_binding.h"
 #include "dlm/error.h"
 #include "dlm/model_paths.h"
 #include "dlm/sweep.h"
@@ -17,34 +20,33 @@ namespace {
 struct SweepCommand {
   SweepSettings settings;
   std::string config;
-  // Grid axes as given: comma-separated lists.
-  std::string steps = "8,16,32,64";
-  std::string block_length = "32";
-  std::string algorithm = "confidence";
-  std::string threshold = "none";
-  std::string factor = "none";
-  std::string alg_temp = "none";
-  std::string cache = "none";
-  // Single-valued strategies by name.
-  std::string style = "llada";
-  std::string schedule = "block";
-  std::string eos = "none";
+  GivenOptions given;  // the registry's options as given
   bool no_plot = false;
   LogOptions log;
 };
 
+// What the axis form of an option adds to its help.
+std::string axis_help(const OptionSpec& spec) {
+  if (spec.name == "cache") {
+    return "Axis: key/value cache modes (none, prefix, dual); with --schedule timestep or a "
+           "checkpoint without the cache methods, prefix and dual cells are skipped";
+  }
+  const bool can_be_off = spec.type == ValueType::kOptionalNumber || spec.name == "alg-temp";
+  return fmt::format("Axis (comma-separated{}): {}", can_be_off ? ", 'none' for off" : "",
+                     spec.help);
+}
+
 void resolve(SweepCommand& c) {
   SweepSettings& s = c.settings;
-  s.grid.steps = parse_int_axis("--steps", c.steps);
-  s.grid.block_length = parse_int_axis("--block-length", c.block_length);
-  s.grid.algorithm = parse_algorithm_axis(c.algorithm);
-  s.grid.threshold = parse_optional_axis("--threshold", c.threshold);
-  s.grid.factor = parse_optional_axis("--factor", c.factor);
-  s.grid.alg_temp = parse_optional_axis("--alg-temp", c.alg_temp);
-  s.grid.cache = parse_cache_axis(c.cache);
-  s.base.style = parse_style(c.style);
-  s.base.schedule = parse_schedule(c.schedule);
-  s.base.eos = parse_eos_policy(c.eos);
+  for (const auto& spec : option_registry()) {
+    const auto texts = c.given.texts(spec);
+    if (texts.empty()) continue;
+    if (spec.axis) {
+      set_axis(s.grid, spec.name, texts.back());
+    } else {
+      spec.set(s.base, texts);
+    }
+  }
   s.plot = !c.no_plot;
   if (s.runtime.threads < 0) {
     throw UsageError(fmt::format("--threads {} must be >= 0 (0: every core)", s.runtime.threads));
@@ -78,26 +80,13 @@ Runner add_sweep(CLI::App& app) {
   cmd->add_option("--limit", s.limit, "Use the first N prompts (0: all)")->capture_default_str();
   cmd->add_option("--repeats", s.repeats, "Timed runs of every prompt per cell (tokens/s is their median)")->capture_default_str();
   cmd->add_option("--batch-size", s.batch_size, "Prompts generated together per call (1: one at a time)")->capture_default_str();
-  // Grid axes.
-  cmd->add_option("--steps", c->steps, "Axis: denoising steps")->capture_default_str();
-  cmd->add_option("--block-length", c->block_length, "Axis: tokens per block")->capture_default_str();
-  cmd->add_option("--algorithm", c->algorithm, "Axis: unmasking rules (confidence, margin, entropy, random, origin, ancestral)")->capture_default_str();
-  cmd->add_option("--threshold", c->threshold, "Axis: Fast-dLLM thresholds, 'none' for off")->capture_default_str();
-  cmd->add_option("--factor", c->factor, "Axis: Fast-dLLM factors, 'none' for off")->capture_default_str();
-  cmd->add_option("--alg-temp", c->alg_temp, "Axis: position-sampling temperatures, 'none' for off")->capture_default_str();
-  cmd->add_option("--cache", c->cache, "Axis: key/value cache modes (none, prefix, dual); with --schedule timestep or a checkpoint without the cache methods, prefix and dual cells are skipped")->capture_default_str();
-  // Single-valued options, as in dlm generate.
-  cmd->add_option("-n,--max-new-tokens", s.base.max_new_tokens, "Tokens to generate per prompt")->capture_default_str();
-  cmd->add_option("--temperature", s.base.temperature, "Gumbel-max temperature; 0 is greedy")->capture_default_str();
-  cmd->add_option("--seed", s.base.seed, "Random seed of every generation")->capture_default_str();
-  cmd->add_option("--style", c->style, "llada or dream")->capture_default_str();
-  cmd->add_option("--schedule", c->schedule, "block or timestep")->capture_default_str();
-  cmd->add_option("--eps", s.base.eps, "Final time of the timestep schedule")->capture_default_str();
-  cmd->add_option("--top-k", s.base.top_k, "Keep the k most likely tokens (0: off)")->capture_default_str();
-  cmd->add_option("--top-p", s.base.top_p, "Nucleus filter (1: off)")->capture_default_str();
-  cmd->add_option("--cfg-scale", s.base.cfg_scale, "Classifier-free guidance (0: off)")->capture_default_str();
-  cmd->add_option("--eos", c->eos, "none, suppress, defer or stop")->capture_default_str();
-  cmd->add_option("--stop", s.base.stop, "Stop string (repeatable)")->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  for (const auto& spec : option_registry()) {
+    if (spec.axis) {
+      c->given.bind(*cmd, spec, axis_help(spec), axis_text(s.grid, spec.name))->type_name("LIST");
+    } else {
+      c->given.bind(*cmd, spec, spec.help, option_text(spec, s.base));
+    }
+  }
   cmd->add_option("-t,--threads", s.runtime.threads, "CPU threads (0: every core)")->capture_default_str();
   cmd->add_option("--device", s.runtime.device, "cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_option("--python", s.python, "Python that runs scripts/eval/plot_sweep.py")->capture_default_str();

@@ -25,5 +25,6 @@ Runner add_generate(CLI::App& app);
 Runner add_info(CLI::App& app);
 Runner add_batch(CLI::App& app);
 Runner add_sweep(CLI::App& app);
+Runner add_options(CLI::App& app);
 
 }  // namespace dlm::cli

@@ -36,7 +36,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", dlm::build_info());
   app.require_subcommand(1);
   std::vector<dlm::cli::Runner> runners{dlm::cli::add_generate(app), dlm::cli::add_info(app),
-                                       dlm::cli::add_sweep(app), dlm::cli::add_batch(app)};
+                                       dlm::cli::add_sweep(app), dlm::cli::add_batch(app),
+                                       dlm::cli::add_options(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
