@@ -8,8 +8,8 @@
 #include <cstdlib>
 #include <string>
 
-#include "dlm/ops.h"
-#include "dlm/scoring.h"
+#include "dlm/ops/ops.h"
+#include "dlm/sampling/scoring.h"
 
 namespace {
 

@@ -10,10 +10,10 @@
 #include <random>
 #include <sstream>
 
-#include "dlm/batch.h"
-#include "dlm/checkpoint.h"
-#include "dlm/jsonl_output.h"
-#include "dlm/sampler.h"
+#include "dlm/io/batch.h"
+#include "dlm/model/checkpoint.h"
+#include "dlm/io/jsonl_output.h"
+#include "dlm/sampling/sampler.h"
 #include "test_support.h"
 
 namespace {
@@ -21,13 +21,7 @@ namespace {
 using nlohmann::json;
 using dlm_test::TempDir;
 
-dlm::Checkpoint& model() {
-  static auto ck = [] {
-    dlm::configure_runtime(dlm::RuntimeOptions{"cpu", 1});
-    return dlm::Checkpoint::load(dlm_test::shipped_model_path(), "cpu");
-  }();
-  return *ck;
-}
+dlm::Checkpoint& model() { return dlm_test::load_once(dlm_test::shipped_model_path()); }
 
 dlm::BatchRecord parse(const std::string& line, std::set<std::string>* unknown_out = nullptr) {
   std::set<std::string> unknown;

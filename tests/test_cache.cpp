@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "checkpoint_impl.h"
-#include "dlm/checkpoint.h"
-#include "dlm/sampler.h"
+#include "model/checkpoint_impl.h"
+#include "dlm/model/checkpoint.h"
+#include "dlm/sampling/sampler.h"
 #include "test_support.h"
 
 using dlm::CacheMode;
@@ -47,11 +47,7 @@ dlm::GenerationResult run(dlm::Checkpoint& ckpt, const std::string& prompt, cons
   return dlm::generate(ckpt, dlm::encode_prompt(ckpt, prompt), o);
 }
 
-// The whole generated span after the last step (the token ids stop at the first eos).
-struct LastCanvas : dlm::GenerationObserver {
-  Ids generated;
-  void on_step(const dlm::StepEvent& e) override { generated = e.generated; }
-};
+using dlm_test::LastCanvas;
 
 Ids span(dlm::Checkpoint& ckpt, const std::string& prompt, const GenerateOptions& o) {
   LastCanvas last;

@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "dlm/checkpoint.h"
+#include "dlm/model/checkpoint.h"
 #include "dlm/error.h"
 #include "test_support.h"
 
@@ -24,14 +24,7 @@ using nlohmann::json;
 
 namespace {
 
-// The shipped model, loaded once per process.
-const Checkpoint& shipped() {
-  static const std::unique_ptr<Checkpoint> checkpoint = [] {
-    dlm::configure_runtime({"cpu", 1});
-    return Checkpoint::load(shipped_model_path(), "cpu");
-  }();
-  return *checkpoint;
-}
+const Checkpoint& shipped() { return dlm_test::load_once(shipped_model_path()); }
 
 // config.json and tokenizer.model as stored in the shipped model.
 const torch::jit::ExtraFilesMap& shipped_extra_files() {

@@ -1,4 +1,4 @@
-// End to end on the shipped model through the library API (dlm/sampler.h): seeds,
+// End to end on the shipped model through the library API (dlm/sampling/sampler.h): seeds,
 // finish reasons, forward-call counts, streamed text, and LLaDA's semi-autoregressive
 // commit order, watched step by step through a recording observer.
 #include <catch2/catch.hpp>
@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
-#include "dlm/checkpoint.h"
-#include "dlm/sampler.h"
-#include "dlm/schedule.h"
-#include "dlm/utf8_stream.h"
+#include "dlm/model/checkpoint.h"
+#include "dlm/sampling/sampler.h"
+#include "dlm/sampling/block_plan.h"
+#include "dlm/text/utf8_stream.h"
 #include "test_support.h"
 
 using dlm::GenerateOptions;

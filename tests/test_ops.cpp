@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "dlm/error.h"
-#include "dlm/ops.h"
-#include "dlm/rng.h"
-#include "dlm/scoring.h"
+#include "dlm/ops/ops.h"
+#include "dlm/sampling/rng.h"
+#include "dlm/sampling/scoring.h"
 
 using dlm::Algorithm;
 using dlm::Style;

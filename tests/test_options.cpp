@@ -14,10 +14,10 @@
 #include <string>
 #include <vector>
 
-#include "dlm/batch.h"
-#include "dlm/sampler.h"
+#include "dlm/io/batch.h"
+#include "dlm/sampling/sampler.h"
 #include "dlm/sampling/options.h"
-#include "dlm/sweep.h"
+#include "dlm/eval/sweep.h"
 #include "test_support.h"
 
 using Catch::Matchers::Contains;

@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "dlm/checkpoint.h"
-#include "dlm/sampler.h"
+#include "dlm/model/checkpoint.h"
+#include "dlm/sampling/sampler.h"
 #include "test_support.h"
 
 namespace {
@@ -126,11 +126,7 @@ dlm::GenerateOptions to_options(const json& o) {
   return g;
 }
 
-// Keeps the last canvas the sampler showed: the whole generated span.
-struct LastCanvas : dlm::GenerationObserver {
-  std::vector<std::int64_t> generated;
-  void on_step(const dlm::StepEvent& e) override { generated = e.generated; }
-};
+using dlm_test::LastCanvas;
 
 using dlm_test::shell_quote;
 

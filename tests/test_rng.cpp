@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "dlm/rng.h"
+#include "dlm/sampling/rng.h"
 
 using dlm::RngKey;
 using dlm::RngStream;

@@ -11,11 +11,11 @@
 #include <vector>
 
 #include "dlm/model/denoiser.h"
-#include "dlm/sampler.h"
+#include "dlm/sampling/sampler.h"
 #include "dlm/sampling/cache_policy.h"
 #include "dlm/sampling/schedule.h"
 #include "dlm/sampling/selector.h"
-#include "dlm/tokenizer.h"
+#include "dlm/tokenizer/tokenizer.h"
 #include "dlm/version.h"
 
 namespace {

@@ -6,9 +6,9 @@
 #include <vector>
 
 #include "dlm/error.h"
-#include "dlm/sampling.h"
-#include "dlm/scoring.h"
-#include "dlm/text_stream.h"
+#include "dlm/sampling/names.h"
+#include "dlm/sampling/scoring.h"
+#include "dlm/text/text_stream.h"
 #include "test_support.h"
 
 namespace {

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "dlm/schedule.h"
+#include "dlm/sampling/block_plan.h"
 #include "test_support.h"
 
 using dlm::BlockPlan;

@@ -9,8 +9,8 @@
 #include <set>
 #include <vector>
 
-#include "dlm/rng.h"
-#include "dlm/scoring.h"
+#include "dlm/sampling/rng.h"
+#include "dlm/sampling/scoring.h"
 
 using dlm::RngKey;
 using dlm::RngStream;

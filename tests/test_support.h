@@ -15,8 +15,10 @@
 #include <string>
 #include <vector>
 
-#include "dlm/checkpoint.h"
 #include "dlm/error.h"
+#include "dlm/io/shell.h"
+#include "dlm/model/checkpoint.h"
+#include "dlm/sampling/sampler.h"
 
 namespace dlm_test {
 
@@ -82,12 +84,14 @@ void require_usage_error(Action&& action, const std::vector<std::string>& needle
   FAIL("expected a dlm::UsageError mentioning '" << needles.front() << "'");
 }
 
-// `s` quoted for /bin/sh.
-inline std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (const char c : s) out += (c == '\'') ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
+using dlm::shell_quote;
+
+// Keeps the last canvas the sampler showed: the whole generated span (token ids stop at
+// the first eos; this does not).
+struct LastCanvas : dlm::GenerationObserver {
+  std::vector<std::int64_t> generated;
+  void on_step(const dlm::StepEvent& e) override { generated = e.generated; }
+};
 
 // What a shell command printed and how it exited.
 struct CliResult {

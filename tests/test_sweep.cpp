@@ -19,13 +19,13 @@
 #include <string>
 #include <vector>
 
-#include "dlm/checkpoint.h"
-#include "dlm/judge.h"
-#include "dlm/sha256.h"
-#include "dlm/sweep.h"
-#include "dlm/sweep_cell.h"
-#include "dlm/sweep_prompts.h"
-#include "dlm/text_metrics.h"
+#include "dlm/model/checkpoint.h"
+#include "dlm/eval/judge.h"
+#include "dlm/eval/sha256.h"
+#include "dlm/eval/sweep.h"
+#include "dlm/eval/sweep_cell.h"
+#include "dlm/eval/sweep_prompts.h"
+#include "dlm/eval/text_metrics.h"
 #include "test_support.h"
 
 using Catch::Matchers::Contains;

@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "dlm/text_stream.h"
-#include "dlm/tokenizer.h"
-#include "dlm/utf8_stream.h"
+#include "dlm/text/text_stream.h"
+#include "dlm/tokenizer/tokenizer.h"
+#include "dlm/text/utf8_stream.h"
 
 using dlm::utf8_complete_prefix;
 using dlm::utf8_sanitize;

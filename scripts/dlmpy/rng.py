@@ -1,4 +1,4 @@
-"""Bit-exact Python twin of dlm's counter-based generator (include/dlm/rng.h).
+"""Bit-exact Python twin of dlm's counter-based generator (include/dlm/sampling/rng.h).
 
 Every draw is a pure function of (seed, position within the generated span, step,
 stream, index). Used by the reference samplers in scripts/reference/ and checked

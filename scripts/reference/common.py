@@ -216,7 +216,7 @@ def apply_filters(l: np.ndarray, top_k: int, top_p: float) -> np.ndarray:
 
 
 def propose(row: np.ndarray, vocab: int, rule: TokenRule, seed: int, pos: int, step: int):
-    """(token, score) of one masked position; see include/dlm/scoring.h."""
+    """(token, score) of one masked position; see include/dlm/sampling/scoring.h."""
     l = row[:vocab].astype(np.float64)
     l[rule.banned] = NEG_INF
     t = rule.temperature

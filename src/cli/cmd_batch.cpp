@@ -15,12 +15,12 @@
 
 #include "cli/commands.h"
 #include "cli/sampling_flags.h"
-#include "dlm/batch.h"
-#include "dlm/checkpoint.h"
+#include "dlm/io/batch.h"
+#include "dlm/model/checkpoint.h"
 #include "dlm/error.h"
-#include "dlm/jsonl_output.h"
-#include "dlm/model_paths.h"
-#include "dlm/sampler.h"
+#include "dlm/io/jsonl_output.h"
+#include "dlm/model/model_paths.h"
+#include "dlm/sampling/sampler.h"
 
 namespace dlm::cli {
 namespace {

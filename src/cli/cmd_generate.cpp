@@ -13,11 +13,11 @@
 #include "cli/commands.h"
 #include "cli/sampling_flags.h"
 #include "cli/terminal.h"
-#include "dlm/checkpoint.h"
+#include "dlm/model/checkpoint.h"
 #include "dlm/error.h"
-#include "dlm/model_paths.h"
-#include "dlm/sampler.h"
-#include "dlm/sampling.h"
+#include "dlm/model/model_paths.h"
+#include "dlm/sampling/sampler.h"
+#include "dlm/sampling/names.h"
 
 namespace dlm::cli {
 namespace {

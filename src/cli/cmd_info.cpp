@@ -5,9 +5,9 @@
 #include <memory>
 
 #include "cli/commands.h"
-#include "dlm/checkpoint.h"
-#include "dlm/model_paths.h"
-#include "dlm/sampler.h"
+#include "dlm/model/checkpoint.h"
+#include "dlm/model/model_paths.h"
+#include "dlm/sampling/sampler.h"
 
 namespace dlm::cli {
 namespace {

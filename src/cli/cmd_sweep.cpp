@@ -10,9 +10,9 @@
 #include "cli/commands.h"
 #include "cli/option_binding.h"
 #include "dlm/error.h"
-#include "dlm/model_paths.h"
-#include "dlm/sweep.h"
-#include "dlm/sweep_runner.h"
+#include "dlm/model/model_paths.h"
+#include "dlm/eval/sweep.h"
+#include "dlm/eval/sweep_runner.h"
 
 namespace dlm::cli {
 namespace {

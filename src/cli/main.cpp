@@ -8,7 +8,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
-#include "dlm/checkpoint.h"
+#include "dlm/model/checkpoint.h"
 #include "dlm/error.h"
 
 namespace dlm::cli {

@@ -6,8 +6,8 @@
 #include <string>
 
 #include "cli/option_binding.h"
-#include "dlm/checkpoint.h"
-#include "dlm/sampler.h"
+#include "dlm/model/checkpoint.h"
+#include "dlm/sampling/sampler.h"
 
 namespace dlm::cli {
 

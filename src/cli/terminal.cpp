@@ -4,7 +4,7 @@
 
 #include <cstdio>
 
-#include "dlm/utf8_stream.h"
+#include "dlm/text/utf8_stream.h"
 
 namespace dlm::cli {
 

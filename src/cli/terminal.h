@@ -2,7 +2,7 @@
 // Terminal output for `dlm generate`: plain streaming and the live canvas view.
 #include <string>
 
-#include "dlm/sampler.h"
+#include "dlm/sampling/sampler.h"
 
 namespace dlm::cli {
 

@@ -6,8 +6,8 @@
 #include <cstdint>
 #include <string>
 
-#include "dlm/ops.h"
-#include "dlm/scoring.h"
+#include "dlm/ops/ops.h"
+#include "dlm/sampling/scoring.h"
 
 namespace dlm::ops::detail {
 

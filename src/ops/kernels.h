@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-#include "dlm/sampling.h"
+#include "dlm/sampling/names.h"
 
 namespace dlm::ops::kernels {
 

@@ -1,8 +1,8 @@
 // dlm's operators: their schemas, the CPU registrations and the C++ entry points of
-// include/dlm/ops.h, which call the operators through the dispatcher (a tensor's device
+// include/dlm/ops/ops.h, which call the operators through the dispatcher (a tensor's device
 // picks the implementation). Registrations live in this file, next to the entry points,
 // so that any binary calling an entry point links them in from the static library.
-#include "dlm/ops.h"
+#include "dlm/ops/ops.h"
 
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/library.h>

@@ -9,7 +9,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "dlm/scoring.h"
+#include "dlm/sampling/scoring.h"
 #include "ops/checks.h"
 
 namespace dlm::ops::cpu {

@@ -1,5 +1,5 @@
 // dlm::score on the GPU: one block per row. The formulas are propose_reference()'s
-// (src/scoring.cpp) in float64 with the same draws (dlm/rng.h), and every argmax keeps its
+// (src/sampling/scoring.cpp) in float64 with the same draws (dlm/sampling/rng.h), and every argmax keeps its
 // semantics (ties to the lowest id; a NaN at id 0 wins, as in the reference's sequential
 // loop); sums are block reductions, so results match the CPU up to float64 rounding.
 // The top-p and top-k filters find their cut value by bisection over the ordered float64
@@ -9,7 +9,7 @@
 
 #include <cstdint>
 
-#include "dlm/rng.h"
+#include "dlm/sampling/rng.h"
 #include "ops/kernels.h"
 
 namespace dlm::ops::kernels {

@@ -1,6 +1,6 @@
 #include "dlm/sampling/cache_policy.h"
 
-#include "dlm/sampler.h"
+#include "dlm/sampling/sampler.h"
 
 namespace dlm {
 

@@ -4,7 +4,7 @@
 
 #include "dlm/error.h"
 #include "dlm/sampling/options.h"
-#include "dlm/schedule.h"
+#include "dlm/sampling/block_plan.h"
 #include "sampling/option_parsers.h"
 
 namespace dlm {

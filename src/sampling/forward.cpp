@@ -4,7 +4,7 @@
 #include <fmt/format.h>
 
 #include "dlm/error.h"
-#include "dlm/ops.h"
+#include "dlm/ops/ops.h"
 
 namespace dlm::sampling {
 namespace {

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "dlm/ops.h"
+#include "dlm/ops/ops.h"
 
 namespace dlm::sampling {
 
@@ -114,7 +114,7 @@ void Row::apply(const std::int64_t* tokens, const double* scores, double forward
   const Step step = *pending_;
   account(forward_ms, calls);
   const auto n = targets_.size();
-  if (selector_->kind() == SelectorKind::kSampled) {
+  if (selector_->picks_on_host()) {
     const std::vector<double> score(scores, scores + n);
     const std::vector<std::uint64_t> draw(targets_.begin(), targets_.end());
     for (const std::int64_t i : selector_->pick(score, draw, step.k, options_.seed,

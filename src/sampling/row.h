@@ -12,13 +12,13 @@
 #include <vector>
 
 #include "dlm/model/denoiser.h"
-#include "dlm/result.h"
-#include "dlm/sampler.h"
+#include "dlm/io/result.h"
+#include "dlm/sampling/sampler.h"
 #include "dlm/sampling/cache_policy.h"
 #include "dlm/sampling/schedule.h"
 #include "dlm/sampling/selector.h"
-#include "dlm/scoring.h"
-#include "dlm/text_stream.h"
+#include "dlm/sampling/scoring.h"
+#include "dlm/text/text_stream.h"
 #include "sampling/forward.h"
 
 namespace dlm::sampling {

@@ -3,7 +3,7 @@
 // scored with one dlm::score call per token rule and committed with one dlm::commit call
 // per selection rule; only the chosen ids (and, for host-side selectors, the candidates'
 // scores) come back to the host.
-#include "dlm/sampler.h"
+#include "dlm/sampling/sampler.h"
 
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
@@ -14,8 +14,8 @@
 #include <memory>
 #include <tuple>
 
-#include "dlm/checkpoint.h"
-#include "dlm/ops.h"
+#include "dlm/model/checkpoint.h"
+#include "dlm/ops/ops.h"
 #include "sampling/row.h"
 
 namespace dlm {
@@ -85,13 +85,13 @@ at::Tensor gather(const at::Tensor& flat, const std::vector<const Member*>& memb
   return rows;
 }
 
-// dlm::commit's rule for a selector run in the operator.
+// dlm::commit's rule for a selector run in the operator: the same kinds, the same numbers.
 ops::CommitRule commit_rule(sampling::SelectorKind kind) {
-  switch (kind) {
-    case sampling::SelectorKind::kThreshold: return ops::CommitRule::kThreshold;
-    case sampling::SelectorKind::kFactor: return ops::CommitRule::kFactor;
-    default: return ops::CommitRule::kTopK;
-  }
+  using sampling::SelectorKind;
+  static_assert(static_cast<int>(SelectorKind::kTopK) == static_cast<int>(ops::CommitRule::kTopK) &&
+                static_cast<int>(SelectorKind::kThreshold) == static_cast<int>(ops::CommitRule::kThreshold) &&
+                static_cast<int>(SelectorKind::kFactor) == static_cast<int>(ops::CommitRule::kFactor));
+  return static_cast<ops::CommitRule>(kind);
 }
 
 // Scores the targets of members that share one token rule (one dlm::score call), picks

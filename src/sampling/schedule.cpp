@@ -1,7 +1,7 @@
 #include "dlm/sampling/schedule.h"
 
-#include "dlm/sampler.h"
-#include "dlm/schedule.h"
+#include "dlm/sampling/sampler.h"
+#include "dlm/sampling/block_plan.h"
 
 namespace dlm::sampling {
 

@@ -2,9 +2,9 @@
 
 #include <stdexcept>
 
-#include "dlm/rng.h"
-#include "dlm/sampler.h"
-#include "dlm/scoring.h"
+#include "dlm/sampling/rng.h"
+#include "dlm/sampling/sampler.h"
+#include "dlm/sampling/scoring.h"
 
 namespace dlm::sampling {
 
@@ -52,6 +52,7 @@ class Sampled final : public Selector {
   explicit Sampled(double alg_temp) : alg_temp_(alg_temp) {}
   SelectorKind kind() const override { return SelectorKind::kSampled; }
   bool counted() const override { return true; }
+  bool picks_on_host() const override { return true; }
   std::vector<std::int64_t> pick(const std::vector<double>& scores,
                                  const std::vector<std::uint64_t>& positions, std::int64_t k,
                                  std::uint64_t seed, std::uint64_t step) const override {

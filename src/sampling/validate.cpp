@@ -2,9 +2,9 @@
 // run needs: everything that decides, before any forward call, whether a run can go.
 #include <fmt/format.h>
 
-#include "dlm/checkpoint.h"
+#include "dlm/model/checkpoint.h"
 #include "dlm/error.h"
-#include "dlm/sampler.h"
+#include "dlm/sampling/sampler.h"
 
 namespace dlm {
 namespace {

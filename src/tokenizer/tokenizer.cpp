@@ -1,4 +1,4 @@
-#include "dlm/tokenizer.h"
+#include "dlm/tokenizer/tokenizer.h"
 
 #include <dlfcn.h>
 #include <fmt/format.h>
@@ -6,7 +6,7 @@
 #include <mutex>
 
 #include "dlm/error.h"
-#include "dlm/model_paths.h"
+#include "dlm/model/model_paths.h"
 #include "spm_backend.h"
 
 namespace dlm {

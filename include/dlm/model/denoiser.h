@@ -7,7 +7,7 @@
 
 #include <cstdint>
 
-#include "dlm/model_config.h"
+#include "dlm/model/model_config.h"
 
 namespace dlm {
 

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "dlm/sampling.h"
+#include "dlm/sampling/names.h"
 
 namespace dlm {
 struct GenerateOptions;

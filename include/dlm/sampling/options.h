@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "dlm/sampling.h"
+#include "dlm/sampling/names.h"
 
 namespace dlm {
 

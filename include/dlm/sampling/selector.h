@@ -16,10 +16,11 @@ struct GenerateOptions;
 
 namespace dlm::sampling {
 
+// The first three kinds are dlm::commit's rules, with its numbers (ops::CommitRule).
 enum class SelectorKind {
-  kTopK,       // the k best (dlm::commit rule 0)
-  kThreshold,  // the best and every other with score >= value (rule 1)
-  kFactor,     // Fast-dLLM's factor rule (rule 2)
+  kTopK = 0,       // the k best
+  kThreshold = 1,  // the best and every other with score >= value
+  kFactor = 2,     // Fast-dLLM's factor rule
   kSampled,    // k drawn without replacement from softmax(score / alg_temp)
   kReveal,     // each masked position revealed with probability p_transfer
 };
@@ -33,7 +34,10 @@ class Selector {
   virtual double value() const { return 0.0; }
   // Whether the schedule's per-step count k is what commits (top-k, sampled).
   virtual bool counted() const { return false; }
-  // kSampled: indices into `scores` (of `positions`) to commit, ascending.
+  // Whether it picks on the host from the scored candidates (pick()), after the driver
+  // copies their ids and scores back; kinds outside dlm::commit other than kReveal do.
+  virtual bool picks_on_host() const { return false; }
+  // Host-side kinds: indices into `scores` (of `positions`) to commit, ascending.
   virtual std::vector<std::int64_t> pick(const std::vector<double>& scores,
                                          const std::vector<std::uint64_t>& positions,
                                          std::int64_t k, std::uint64_t seed,

@@ -1,0 +1,59 @@
+#pragma once
+// A loaded and validated checkpoint (format v1): the TorchScript denoiser, its
+// config and its tokenizer. Torch stays behind the pimpl: this header has no torch.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dlm/model/model_config.h"
+#include "dlm/tokenizer/tokenizer.h"
+#include "dlm/version.h"
+
+namespace dlm {
+
+class Denoiser;
+
+// Torch-side settings applied once per process before loading.
+struct RuntimeOptions {
+  std::string device = "cpu";  // cpu, cuda, cuda:N
+  int threads = 0;             // 0: every core
+};
+
+// Applies thread counts (torch intra-op, and OpenBLAS where it is the BLAS).
+void configure_runtime(const RuntimeOptions& options);
+
+class Checkpoint {
+ public:
+  // Loads and validates `path`; throws UsageError naming the file and the problem
+  // (missing, not TorchScript, no or bad config.json, no tokenizer, no forward,
+  // special ids outside the vocabulary, logits narrower than the tokenizer).
+  static std::unique_ptr<Checkpoint> load(const std::string& path, const std::string& device);
+  ~Checkpoint();
+
+  const std::string& path() const;
+  const ModelConfig& config() const;
+  const Tokenizer& tokenizer() const;
+  std::int64_t parameter_count() const;
+  std::vector<std::string> methods() const;
+  std::int64_t logits_width() const;  // V' >= tokenizer size
+  std::string device() const;
+  double load_ms() const;
+  std::int64_t parameter_bytes() const;
+  // Whether the checkpoint has the cache methods forward_kv and forward_window (probed at
+  // load), and the bytes of keys + values that one canvas position takes in the cache.
+  bool supports_cache() const;
+  std::int64_t kv_bytes_per_token() const;
+
+  // The model behind the sampler's seam (see dlm/model/denoiser.h).
+  Denoiser& denoiser();
+
+  struct Impl;  // torch side, see src/model/checkpoint_impl.h
+  Impl& impl() { return *impl_; }
+
+ private:
+  explicit Checkpoint(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace dlm

@@ -1,0 +1,213 @@
+#include "dlm/io/batch.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
+
+#include "dlm/error.h"
+#include "dlm/sampling/rng.h"
+#include "dlm/sampling/names.h"
+#include "dlm/sampling/options.h"
+
+namespace dlm {
+namespace {
+
+using nlohmann::json;
+
+std::uint64_t fnv1a64(std::string_view s) {
+  std::uint64_t h = 0xCBF29CE484222325ULL;
+  for (const unsigned char c : s) {
+    h ^= c;
+    h *= 0x100000001B3ULL;
+  }
+  return h;
+}
+
+// The texts the registry parses `spec` from, for the JSON `value` of record key `key`;
+// "" or the message for a JSON type that does not fit (numbers as the registry writes them).
+std::string jsonl_texts(const OptionSpec& spec, const std::string& key, const json& value,
+                        std::vector<std::string>& texts) {
+  try {
+    switch (spec.type) {
+      case ValueType::kInteger:
+      case ValueType::kSize:
+        if (spec.type == ValueType::kSize && value.is_string()) {
+          texts = {value.get<std::string>()};
+        } else if (value.is_number_unsigned()) {
+          texts = {std::to_string(value.get<std::uint64_t>())};
+        } else {
+          texts = {std::to_string(value.get<std::int64_t>())};
+        }
+        break;
+      case ValueType::kNumber:
+      case ValueType::kOptionalNumber:
+        texts = {fmt::format("{}", value.get<double>())};  // shortest text that reads back exactly
+        break;
+      case ValueType::kName:
+        texts = {value.get<std::string>()};
+        break;
+      case ValueType::kTextList:
+        texts = value.is_string() ? std::vector<std::string>{value.get<std::string>()}
+                                  : value.get<std::vector<std::string>>();
+        break;
+    }
+  } catch (const json::exception&) {
+    return fmt::format("field \"{}\" has the wrong type ({})", key, value.dump());
+  }
+  return "";
+}
+
+const std::set<std::string>& known_fields() {
+  static const std::set<std::string> names = [] {
+    std::set<std::string> n{"id", "custom_id", "prompt", "method", "url", "body", "reference"};
+    for (const auto& spec : option_registry()) n.insert(spec.jsonl_keys.begin(), spec.jsonl_keys.end());
+    return n;
+  }();
+  return names;
+}
+
+// Applies the per-record settings of `j` over `o` through the registry's JSONL keys (when
+// a record has several keys of one option, the first listed wins). Returns an error
+// message or "".
+std::string apply_settings(const json& j, GenerateOptions& o) {
+  for (const auto& spec : option_registry()) {
+    for (auto key = spec.jsonl_keys.rbegin(); key != spec.jsonl_keys.rend(); ++key) {
+      if (!j.contains(*key) || j.at(*key).is_null()) continue;
+      std::vector<std::string> texts;
+      const std::string error = jsonl_texts(spec, *key, j.at(*key), texts);
+      if (!error.empty()) return error;
+      try {
+        spec.set(o, texts);
+      } catch (const UsageError& e) {
+        return e.what();
+      }
+    }
+  }
+  // A record that shortens the generation without naming steps keeps steps <= tokens,
+  // as LLaDA's steps = gen_length default does.
+  if (!j.contains("steps")) o = record_defaults(o);
+  return "";
+}
+
+}  // namespace
+
+GenerateOptions record_defaults(const GenerateOptions& options) {
+  GenerateOptions o = options;
+  o.steps = std::min(o.steps, std::max<std::int64_t>(o.max_new_tokens, 1));
+  return o;
+}
+
+std::uint64_t derive_seed(std::uint64_t run_seed, std::string_view id) {
+  return mix64(run_seed ^ mix64(fnv1a64(id)));
+}
+
+BatchRecord parse_batch_record(std::string_view text, std::int64_t line,
+                               const GenerateOptions& defaults, std::uint64_t run_seed,
+                               std::set<std::string>& unknown) {
+  BatchRecord r;
+  r.line = line;
+  r.id = fmt::format("line-{}", line);
+  r.options = defaults;
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::parse_error& e) {
+    r.error = fmt::format("line {}: malformed JSON ({})", line, e.what());
+    return r;
+  }
+  if (!j.is_object()) {
+    r.error = fmt::format("line {}: a record must be a JSON object", line);
+    return r;
+  }
+  for (const char* key : {"custom_id", "id"}) {
+    if (j.contains(key) && !j.at(key).is_null()) {
+      const json& v = j.at(key);
+      r.id = v.is_string() ? v.get<std::string>() : v.dump();
+    }
+  }
+  // The OpenAI Batch envelope keeps the request under "body".
+  const json& body = j.contains("body") && j.at("body").is_object() ? j.at("body") : j;
+  for (const json* part : std::initializer_list<const json*>{&j, &body}) {
+    for (const auto& [key, value] : part->items()) {
+      if (!known_fields().count(key)) unknown.insert(key);
+    }
+  }
+  if (!body.contains("prompt") || !body.at("prompt").is_string()) {
+    r.error = fmt::format("line {}: missing \"prompt\" (a string)", line);
+    return r;
+  }
+  r.prompt = body.at("prompt").get<std::string>();
+  const bool has_seed = body.contains("seed") && !body.at("seed").is_null();
+  const std::string error = apply_settings(body, r.options);
+  if (!error.empty()) {
+    r.error = fmt::format("line {}: {}", line, error);
+    return r;
+  }
+  if (!has_seed) r.options.seed = derive_seed(run_seed, r.id);
+  return r;
+}
+
+Shard parse_shard(const std::string& spec) {
+  Shard s;
+  char slash = 0;
+  long long index = -1, count = -1;
+  char extra = 0;
+  if (std::sscanf(spec.c_str(), "%lld%c%lld%c", &index, &slash, &count, &extra) != 3 ||
+      slash != '/' || count < 1 || index < 0 || index >= count) {
+    throw UsageError(fmt::format("--shard '{}' must be I/N with 0 <= I < N, for example 0/4",
+                                 spec));
+  }
+  s.index = index;
+  s.count = count;
+  return s;
+}
+
+std::optional<Shard> slurm_shard(const std::function<const char*(const char*)>& getenv) {
+  const char* id = getenv("SLURM_ARRAY_TASK_ID");
+  if (!id || !*id) return std::nullopt;
+  const char* min = getenv("SLURM_ARRAY_TASK_MIN");
+  const char* count = getenv("SLURM_ARRAY_TASK_COUNT");
+  const char* step = getenv("SLURM_ARRAY_TASK_STEP");
+  if (!min || !count || (step && std::string(step) != "1")) {
+    throw UsageError(fmt::format(
+        "inside a Slurm job array with step {} dlm cannot number the shards; pass --shard I/N",
+        step ? step : "?"));
+  }
+  try {
+    return parse_shard(fmt::format("{}/{}", std::stoll(id) - std::stoll(min), count));
+  } catch (const std::exception&) {
+    throw UsageError("the SLURM_ARRAY_TASK_* variables do not name a shard; pass --shard I/N");
+  }
+}
+
+bool in_shard(const Shard& shard, std::string_view id) {
+  return static_cast<std::int64_t>(fnv1a64(id) % static_cast<std::uint64_t>(shard.count)) ==
+         shard.index;
+}
+
+std::string batch_output_json(const BatchRecord& record, const GenerationResult& result,
+                              double elapsed_ms) {
+  auto j = nlohmann::ordered_json::parse(to_json(result));
+  nlohmann::ordered_json out;
+  out["id"] = record.id;
+  out["line"] = record.line;
+  for (auto& [key, value] : j.items()) out[key] = value;
+  out["elapsed_ms"] = elapsed_ms;
+  return out.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+std::string batch_error_json(const BatchRecord& record, const std::string& error) {
+  nlohmann::ordered_json out;
+  out["id"] = record.id;
+  out["line"] = record.line;
+  out["text"] = "";
+  out["token_ids"] = json::array();
+  out["finish_reason"] = "error";
+  out["error"] = error;
+  out["elapsed_ms"] = 0.0;
+  return out.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+}  // namespace dlm

@@ -1,0 +1,251 @@
+#include "dlm/model/checkpoint.h"
+
+#include <dlfcn.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <ATen/Parallel.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+#include <unordered_set>
+
+#include <torch/cuda.h>
+#include <torch/version.h>
+
+#include "model/checkpoint_impl.h"
+#include "dlm/error.h"
+
+namespace dlm {
+namespace {
+
+c10::Device parse_device(const std::string& name) {
+  c10::Device device(c10::kCPU);
+  try {
+    device = c10::Device(name);
+  } catch (const c10::Error&) {
+    throw UsageError(fmt::format("--device '{}' is not a device; use cpu, cuda or cuda:N", name));
+  }
+  if (device.is_cuda() && !torch::cuda::is_available()) {
+    throw UsageError(fmt::format("--device {}: no CUDA device is available to this dlm (its "
+                                 "libtorch is CPU-only or no GPU is present); use --device cpu",
+                                 name));
+  }
+  if (!device.is_cpu() && !device.is_cuda()) {
+    throw UsageError(fmt::format("--device '{}' is not supported; use cpu, cuda or cuda:N", name));
+  }
+  return device;
+}
+
+bool starts_with_zip_magic(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char magic[4] = {0};
+  in.read(magic, 4);
+  return in.gcount() == 4 && magic[0] == 'P' && magic[1] == 'K';
+}
+
+// First line of a torch error message (they carry C++ backtraces).
+std::string first_line(const std::string& what) {
+  return what.substr(0, what.find('\n'));
+}
+
+}  // namespace
+
+void configure_runtime(const RuntimeOptions& options) {
+  const int threads = options.threads > 0
+                          ? options.threads
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  at::set_num_threads(threads);
+  // OpenBLAS's own threads compete with torch's at batch 1 (measured: two OpenBLAS threads under two torch threads run slower).
+  using SetThreads = void (*)(int);
+  if (auto fn = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) {
+    fn(1);
+  }
+  spdlog::debug("torch threads: {}", threads);
+}
+
+at::Tensor Checkpoint::Impl::forward(const at::Tensor& input_ids) {
+  return module.forward({input_ids}).toTensor();
+}
+
+at::Tensor Checkpoint::Impl::forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
+                                     const at::Tensor& position_ids) {
+  return module.forward({input_ids, attention_mask, position_ids}).toTensor();
+}
+
+namespace {
+KvOut kv_out(const c10::IValue& value) {
+  const auto t = value.toTuple();
+  return {t->elements().at(0).toTensor(), t->elements().at(1).toTensor(),
+          t->elements().at(2).toTensor()};
+}
+
+// Probes forward_kv and forward_window on a 2-token input: shapes, and the window pass
+// agreeing with the full pass. Returns the cache bytes per position; throws UsageError.
+std::int64_t probe_cache_methods(Checkpoint::Impl& impl, const at::Tensor& probe) {
+  const auto mask = torch::ones_like(probe, torch::kBool);
+  const auto pos = torch::arange(probe.size(1), probe.options()).unsqueeze(0);
+  const auto full = impl.forward_kv(probe, mask, pos);
+  const auto& k = full.keys;
+  if (k.dim() != 5 || k.size(1) != 1 || k.size(3) != 2 || !full.values.sizes().equals(k.sizes()) ||
+      !full.logits.sizes().equals({1, 2, impl.logits_width_})) {
+    throw UsageError(fmt::format("{}: forward_kv returned keys {} and logits {} for input [1, 2]; "
+                                 "it must return logits [B, L, V] and keys/values [n_layers, B, H, "
+                                 "L, head_dim]", impl.path, fmt::join(k.sizes(), "x"),
+                                 fmt::join(full.logits.sizes(), "x")));
+  }
+  const auto offsets = torch::ones({1}, probe.options());
+  const auto win = impl.forward_window(probe.slice(1, 1, 2), pos.slice(1, 1, 2), offsets, k,
+                                       full.values, mask);
+  if (!win.logits.sizes().equals({1, 1, impl.logits_width_}) || win.keys.size(3) != 1) {
+    throw UsageError(fmt::format("{}: forward_window returned logits {} for a 1-token window; it "
+                                 "must return logits [B, W, V] and keys/values [n_layers, B, H, W, "
+                                 "head_dim]", impl.path, fmt::join(win.logits.sizes(), "x")));
+  }
+  return 2 * k.size(0) * k.size(2) * k.size(4) * static_cast<std::int64_t>(k.element_size());
+}
+}  // namespace
+
+KvOut Checkpoint::Impl::forward_kv(const at::Tensor& input_ids,
+                                                     const at::Tensor& attention_mask,
+                                                     const at::Tensor& position_ids) {
+  return kv_out(module.get_method("forward_kv")({input_ids, attention_mask, position_ids}));
+}
+
+KvOut Checkpoint::Impl::forward_window(
+    const at::Tensor& window_ids, const at::Tensor& window_positions, const at::Tensor& offsets,
+    const at::Tensor& cache_keys, const at::Tensor& cache_values, const at::Tensor& key_mask) {
+  return kv_out(module.get_method("forward_window")(
+      {window_ids, window_positions, offsets, cache_keys, cache_values, key_mask}));
+}
+
+Checkpoint::Checkpoint(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Checkpoint::~Checkpoint() = default;
+
+std::unique_ptr<Checkpoint> Checkpoint::load(const std::string& path, const std::string& device) {
+  const auto t0 = std::chrono::steady_clock::now();
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(path, ec)) {
+    throw UsageError(fmt::format("model file '{}' does not exist; pass -m PATH to a dlm "
+                                 "checkpoint (.pt)", path));
+  }
+  if (!fs::is_regular_file(path, ec)) {
+    throw UsageError(fmt::format("model path '{}' is not a file; pass -m PATH to a dlm "
+                                 "checkpoint (.pt)", path));
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->path = path;
+  impl->device_ = parse_device(device);
+
+  if (!starts_with_zip_magic(path)) {
+    throw UsageError(fmt::format("{}: not a TorchScript archive (no zip header); export the "
+                                 "model with scripts/export/export_model.py", path));
+  }
+  std::unordered_map<std::string, std::string> extra{{"config.json", ""}, {"tokenizer.model", ""}};
+  try {
+    impl->module = torch::jit::load(path, impl->device_, extra);
+  } catch (const std::exception& e) {
+    throw UsageError(fmt::format("{}: not a readable TorchScript archive ({}); the file may be "
+                                 "truncated: re-export or re-download it", path,
+                                 first_line(e.what())));
+  }
+  impl->module.eval();
+  if (extra["config.json"].empty()) {
+    throw UsageError(fmt::format("{}: no config.json inside the archive; export the model with "
+                                 "scripts/export/export_model.py", path));
+  }
+  impl->config_ = parse_model_config(extra["config.json"], path);
+  if (extra["tokenizer.model"].empty()) {
+    throw UsageError(fmt::format("{}: no tokenizer.model inside the archive; export the model "
+                                 "with scripts/export/export_model.py", path));
+  }
+  impl->tokenizer = make_tokenizer(impl->config_.tokenizer, extra["tokenizer.model"], path);
+  const auto& cfg = impl->config_;
+  if (impl->tokenizer->size() != cfg.vocab_size) {
+    throw UsageError(fmt::format("{}: config.json says vocab_size {} but the tokenizer has {} "
+                                 "ids; re-export the checkpoint", path, cfg.vocab_size,
+                                 impl->tokenizer->size()));
+  }
+  if (!impl->module.find_method("forward")) {
+    throw UsageError(fmt::format("{}: the module has no forward method; a dlm checkpoint needs "
+                                 "forward(input_ids, attention_mask, position_ids)", path));
+  }
+  // Probe forward once: checks the signature and the width of the logits.
+  try {
+    c10::InferenceMode guard;
+    const auto probe = torch::tensor({cfg.bos_id, cfg.causal ? cfg.eos_id : cfg.mask_id}, torch::kLong)
+                           .unsqueeze(0).to(impl->device_);
+    const auto logits = impl->forward(probe);
+    if (logits.dim() != 3 || logits.size(0) != 1 || logits.size(1) != 2) {
+      throw UsageError(fmt::format("{}: forward returned shape {} for input [1, 2]; it must "
+                                   "return logits [B, L, V]", path,
+                                   fmt::join(logits.sizes(), "x")));
+    }
+    impl->logits_width_ = logits.size(2);
+    if (impl->module.find_method("forward_kv") && impl->module.find_method("forward_window") &&
+        !cfg.causal) {
+      impl->kv_bytes = probe_cache_methods(*impl, probe);
+      impl->has_cache = true;
+    }
+  } catch (const UsageError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw UsageError(fmt::format("{}: {} failed on a probe input ({}); re-export the checkpoint "
+                                 "with scripts/export/export_model.py", path,
+                                 impl->logits_width_ == 0 ? "forward(input_ids)" : "a cache method",
+                                 first_line(e.what())));
+  }
+  if (impl->logits_width_ < cfg.vocab_size) {
+    throw UsageError(fmt::format("{}: logits are {} wide, narrower than the tokenizer's {} ids; "
+                                 "the checkpoint does not match its tokenizer", path,
+                                 impl->logits_width_, cfg.vocab_size));
+  }
+  impl->load_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  return std::unique_ptr<Checkpoint>(new Checkpoint(std::move(impl)));
+}
+
+const std::string& Checkpoint::path() const { return impl_->path; }
+Denoiser& Checkpoint::denoiser() { return *impl_; }
+const ModelConfig& Checkpoint::config() const { return impl_->config_; }
+const Tokenizer& Checkpoint::tokenizer() const { return *impl_->tokenizer; }
+std::int64_t Checkpoint::logits_width() const { return impl_->logits_width_; }
+std::string Checkpoint::device() const { return impl_->device_.str(); }
+double Checkpoint::load_ms() const { return impl_->load_ms; }
+bool Checkpoint::supports_cache() const { return impl_->has_cache; }
+std::int64_t Checkpoint::kv_bytes_per_token() const { return impl_->kv_bytes; }
+
+std::int64_t Checkpoint::parameter_bytes() const {
+  std::int64_t n = 0;
+  std::unordered_set<const void*> seen;
+  for (const auto& p : impl_->module.parameters()) {
+    if (seen.insert(p.data_ptr()).second) n += p.numel() * static_cast<std::int64_t>(p.element_size());
+  }
+  return n;
+}
+
+std::int64_t Checkpoint::parameter_count() const {
+  std::int64_t n = 0;
+  std::unordered_set<const void*> seen;  // tied weights are listed under both names
+  for (const auto& p : impl_->module.parameters()) {
+    if (seen.insert(p.data_ptr()).second) n += p.numel();
+  }
+  return n;
+}
+
+std::vector<std::string> Checkpoint::methods() const {
+  std::vector<std::string> out;
+  for (const auto& m : impl_->module.get_methods()) out.push_back(m.name());
+  return out;
+}
+
+}  // namespace dlm
+
+namespace dlm {
+std::string build_info() {
+  return fmt::format("dlm {} (libtorch {}, {})", DLM_VERSION, TORCH_VERSION,
+                     torch::cuda::is_available() ? "CUDA available" : "CPU");
+}
+}  // namespace dlm

@@ -1,0 +1,92 @@
+#include "dlm/model/model_paths.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "dlm/error.h"
+
+namespace fs = std::filesystem;
+
+namespace dlm {
+
+std::string first_existing(const std::vector<std::string>& candidates) {
+  for (const auto& c : candidates) {
+    std::error_code ec;
+    if (fs::is_regular_file(c, ec)) return fs::path(c).lexically_normal().string();
+  }
+  return {};
+}
+
+namespace {
+
+}  // namespace
+
+std::string executable_dir() {
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string(".") : exe.parent_path().string();
+}
+
+std::vector<std::string> shipped_file_candidates(const char* env_name, const std::string& relative) {
+  std::vector<std::string> out;
+  if (const char* env = std::getenv(env_name); env && *env) out.emplace_back(env);
+  const fs::path exe = executable_dir();
+  out.push_back((exe / ".." / DLM_INSTALL_DATADIR / relative).string());
+  out.push_back((exe / ".." / relative).string());
+  out.push_back((fs::path(DLM_SOURCE_DIR) / relative).string());
+  return out;
+}
+
+namespace {
+
+// The first existing candidate, or a UsageError naming where it looked and `way_out`.
+std::string find_shipped(const std::vector<std::string>& candidates, const char* what,
+                         const char* file, const char* way_out) {
+  const std::string found = first_existing(candidates);
+  if (found.empty()) {
+    throw UsageError(fmt::format("the default {} {} is not in {}; {}", what, file,
+                                 fmt::join(candidates, ", "), way_out));
+  }
+  return found;
+}
+
+}  // namespace
+
+std::vector<std::string> default_model_candidates() {
+  return shipped_file_candidates("DLM_MODEL", std::string("models/") + kDefaultModelFile);
+}
+
+std::string default_model_path() {
+  return find_shipped(default_model_candidates(), "model", kDefaultModelFile,
+                      "pass -m PATH to a checkpoint");
+}
+
+std::vector<std::string> default_judge_candidates() {
+  return shipped_file_candidates("DLM_JUDGE", std::string("models/") + kDefaultJudgeFile);
+}
+
+std::string default_judge_path() {
+  return find_shipped(default_judge_candidates(), "judge", kDefaultJudgeFile,
+                      "pass --judge PATH to a causal judge checkpoint");
+}
+
+std::string spm_module_path() {
+  std::vector<std::string> candidates;
+  if (const char* env = std::getenv("DLM_SPM_MODULE"); env && *env) candidates.emplace_back(env);
+  const fs::path exe = executable_dir();
+  candidates.push_back((exe / "libdlm_spm.so").string());
+  candidates.push_back((exe / ".." / "libdlm_spm.so").string());
+  candidates.push_back((exe / ".." / DLM_INSTALL_LIBDIR / "libdlm_spm.so").string());
+  candidates.push_back((fs::path(DLM_BUILD_DIR) / "libdlm_spm.so").string());
+  std::string found = first_existing(candidates);
+  if (found.empty()) {
+    throw Error(fmt::format("the sentencepiece module libdlm_spm.so is not in {}; rebuild dlm or "
+                            "set DLM_SPM_MODULE", fmt::join(candidates, ", ")));
+  }
+  return found;
+}
+
+}  // namespace dlm
