@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
+#include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -387,4 +389,35 @@ TEST_CASE("dlm generate runs both cache modes from the command line", "[cli]") {
     CHECK(record["cache"]["mode"] == (args.find("prefix") != std::string::npos ? "prefix" : "dual"));
     CHECK(record["nfe"].get<int>() >= 2);
   }
+}
+
+TEST_CASE("Without --steps, steps follow -n in generate, presets and batch records", "[cli]") {
+  // One token per step: -n 8 runs 8 steps (uncached: 8 forward calls), where the fixed
+  // default of 128 steps used to refuse -n 8.
+  const auto plain = run_json("generate -q -t 1 -n 8 --cache none " + kPrompt);
+  CHECK(plain["nfe"] == 8);
+  CHECK(plain["usage"]["completion_tokens"].get<int>() <= 8);
+  // A preset without steps follows the -n given with it.
+  const auto preset = run_json("generate -q -t 1 --config " + dlm_test::shell_quote(std::string(DLM_SOURCE_DIR) + "/configs/llada.toml") + " -n 8 " + kPrompt);
+  CHECK(preset["nfe"] == 8);
+  // An explicit --steps still decides (two tokens per step).
+  CHECK(run_json("generate -q -t 1 -n 8 --steps 4 --cache none " + kPrompt)["nfe"] == 4);
+  // dlm batch: a record's steps follow its own length unless it or the run sets them.
+  dlm_test::TempDir dir;
+  dlm_test::write_file(dir.file("in.jsonl"),
+                       "{\"id\": \"short\", \"prompt\": \"And God said\", \"max_new_tokens\": 4}\n"
+                       "{\"id\": \"long\", \"prompt\": \"And God said\", \"max_new_tokens\": 12}\n"
+                       "{\"id\": \"set\", \"prompt\": \"And God said\", \"max_new_tokens\": 12, \"steps\": 6}\n");
+  const auto r = run_dlm("batch -q -t 1 -n 8 --cache none -i " + dir.file("in.jsonl") + " -o " +
+                         dir.file("out.jsonl"));
+  REQUIRE(r.exit_code == 0);
+  std::map<std::string, json> by_id;
+  std::istringstream in(dlm_test::read_file(dir.file("out.jsonl")));
+  for (std::string line; std::getline(in, line);) {
+    const json j = json::parse(line);
+    by_id[j["id"]] = j;
+  }
+  CHECK(by_id["short"]["nfe"] == 4);
+  CHECK(by_id["long"]["nfe"] == 12);
+  CHECK(by_id["set"]["nfe"] == 6);
 }

@@ -69,7 +69,10 @@ def main() -> None:
     cases = json.load(sys.stdin if args.cases == "-" else open(args.cases))
     model = Model(args.model)
     for case in cases:
-        opts = {**defaults, **(preset(case["config"]) if case.get("config") else {}), **case["options"]}
+        given = {**(preset(case["config"]) if case.get("config") else {}), **case["options"]}
+        opts = {**defaults, **given}
+        if "steps" not in given:  # as dlm: steps follow max_new_tokens unless given
+            opts["steps"] = opts["max_new_tokens"]
         model.nfe = 0
         prompt = model.encode_prompt(case["prompt"])
         canvas = sampler_for(opts)(model, prompt, opts)

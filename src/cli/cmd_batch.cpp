@@ -9,6 +9,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <iostream>
 #include <memory>
 #include <set>
@@ -97,6 +98,9 @@ int run(BatchCommand& c, CLI::App& cmd) {
   std::signal(SIGINT, on_interrupt);  // from the start: a Ctrl-C during loading is clean too
   std::signal(SIGTERM, on_interrupt);
   resolve_sampling_flags(cmd, c.flags);
+  // Without --steps, each record's steps follow its own length (record_defaults takes the
+  // smaller of this and the record's max_new_tokens).
+  if (!steps_given(c.flags)) c.flags.options.steps = std::numeric_limits<std::int64_t>::max();
   // Usage errors come out before the model loads: the run's defaults as a record without
   // settings runs with them (records that set options are checked once the model is in).
   check_options(record_defaults(c.flags.options));

@@ -25,9 +25,14 @@ void notice_uncached(const GenerateOptions& o, const Checkpoint& checkpoint) {
   }
 }
 
+bool steps_given(const SamplingFlags& f) { return !f.given.texts(*find_option("steps")).empty(); }
+
 void resolve_sampling_flags(CLI::App& cmd, SamplingFlags& f) {
   if (!f.config.empty()) apply_config_file(cmd, f.config);
   f.given.apply(f.options);
+  // Without --steps (on the command line or in the preset), steps follow -n: one token per
+  // step, as LLaDA's and Dream's own examples run.
+  if (!steps_given(f)) f.options.steps = f.options.max_new_tokens;
   if (f.runtime.threads < 0) {
     throw UsageError(fmt::format("--threads {} must be >= 0 (0: every core)", f.runtime.threads));
   }

@@ -27,6 +27,9 @@ void add_sampling_flags(CLI::App& cmd, SamplingFlags& flags);
 // checkpoint lacks the cache methods.
 void notice_uncached(const GenerateOptions& options, const Checkpoint& checkpoint);
 
+// Whether --steps was given, on the command line or in the --config preset.
+bool steps_given(const SamplingFlags& flags);
+
 // After parsing: applies --config (command line wins), parses the sampling options into
 // flags.options, and checks -t. Throws UsageError.
 void resolve_sampling_flags(CLI::App& cmd, SamplingFlags& flags);

@@ -78,7 +78,7 @@ std::vector<OptionSpec> make_registry() {
   add(integer("max-new-tokens", &O::max_new_tokens), "Tokens to generate", "256",
       {"max_new_tokens", "max_tokens"})
       .aliases = {"-n"};
-  add(integer("steps", &O::steps), "Denoising steps, spread over the blocks", "64", {"steps"})
+  add(integer("steps", &O::steps), "Denoising steps, spread over the blocks; without --steps, as many as -n (one token per step)", "64", {"steps"})
       .axis = true;
   add(integer("block-length", &O::block_length), "Tokens per block (semi-autoregressive schedule)",
       "16", {"block_length"})
