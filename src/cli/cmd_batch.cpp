@@ -14,6 +14,7 @@
 #include <set>
 
 #include "cli/commands.h"
+#include "cli/input_file.h"
 #include "cli/sampling_flags.h"
 #include "dlm/io/batch.h"
 #include "dlm/model/checkpoint.h"
@@ -46,11 +47,8 @@ std::vector<std::string> read_lines(const std::string& path) {
   std::ifstream file;
   std::istream* in = &std::cin;
   if (path != "-") {
+    require_readable_file(path, "input", "-i");
     file.open(path, std::ios::binary);
-    if (!file) {
-      throw UsageError(fmt::format("cannot read input '{}': {}; check the path given to -i", path,
-                                   std::strerror(errno)));
-    }
     in = &file;
   }
   std::vector<std::string> lines;
@@ -99,7 +97,8 @@ int run(BatchCommand& c, CLI::App& cmd) {
   resolve_sampling_flags(cmd, c.flags);
   // Usage errors come out before the model loads: the run's defaults as a record without
   // settings runs with them (records that set options are checked once the model is in).
-  check_options(record_defaults(c.flags.options));
+  const std::string model = model_path(c.flags);
+  check_before_load(record_defaults(c.flags.options), model);
   apply_log_options(c.log);
   if (c.batch_size < 1) throw UsageError(fmt::format("--batch-size {} must be >= 1; try 16", c.batch_size));
   if (c.max_batch_tokens < 1) {
@@ -115,7 +114,6 @@ int run(BatchCommand& c, CLI::App& cmd) {
   }
   const auto lines = read_lines(c.input);
   configure_runtime(c.flags.runtime);
-  const std::string model = c.flags.model.empty() ? default_model_path() : c.flags.model;
   auto checkpoint = Checkpoint::load(model, c.flags.runtime.device);
   notice_uncached(c.flags.options, *checkpoint);
   JsonlOutput out(c.output, c.resume, c.overwrite, c.sync_seconds);
