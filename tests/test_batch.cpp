@@ -498,3 +498,31 @@ TEST_CASE("dlm batch's progress line and summary count the same records", "[batc
   CHECK_THAT(r.out, Catch::Matchers::Contains("\r6/6 records (1 failed)"));
   CHECK_THAT(r.out, Catch::Matchers::Contains("batch: 2 done, 1 failed, 3 skipped (already in the output) of 6"));
 }
+
+TEST_CASE("scripts/dlm_batch.sbatch finds dlm when Slurm runs its spooled copy", "[batch][cli]") {
+  TempDir dir;
+  // Slurm copies the script to its spool directory and runs it from the submit directory.
+  std::filesystem::create_directories(dir.file("spool"));
+  std::filesystem::copy_file(std::string(DLM_SOURCE_DIR) + "/scripts/dlm_batch.sbatch",
+                             dir.file("spool/slurm_script"));
+  std::filesystem::create_directories(dir.file("submit/build"));
+  std::filesystem::create_symlink(DLM_EXECUTABLE, dir.file("submit/build/dlm"));
+  dlm_test::write_file(dir.file("submit/in.jsonl"), input_lines(2));
+  const std::string env = "env -u DLM PATH=/usr/bin:/bin SLURM_SUBMIT_DIR=" +
+                          dlm_test::shell_quote(dir.file("submit")) +
+                          " SLURM_ARRAY_TASK_ID=0 SLURM_ARRAY_TASK_MIN=0 SLURM_ARRAY_TASK_COUNT=1 "
+                          "SLURM_ARRAY_TASK_STEP=1 SLURM_CPUS_PER_TASK=1 IN=in.jsonl OUT_DIR=out";
+  const auto r = run_shell("cd " + dlm_test::shell_quote(dir.file("submit")) + " && " + env +
+                           " bash " + dlm_test::shell_quote(dir.file("spool/slurm_script")) +
+                           " -q -n 8 --steps 8 </dev/null");
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(records_per_line(dir.file("submit/out/shard-0.jsonl")).size() == 2);
+
+  // Nowhere to find it: one line saying how to point at it.
+  const auto lost = run_shell("cd " + dlm_test::shell_quote(dir.path().string()) +
+                              " && env -u DLM -u SLURM_SUBMIT_DIR PATH=/usr/bin:/bin IN=x bash " +
+                              dlm_test::shell_quote(dir.file("spool/slurm_script")) + " </dev/null");
+  CHECK(lost.exit_code == 2);
+  CHECK_THAT(lost.err, Catch::Matchers::Contains("DLM=/absolute/path/to/dlm"));
+}
