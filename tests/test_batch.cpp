@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -309,4 +310,219 @@ TEST_CASE("dlm batch caches per row and keeps within --max-memory", "[batch][cli
                                      dir.file("in.jsonl") + " -o " + dir.file("out.jsonl")));
   CHECK(r.exit_code == 3);
   CHECK_THAT(dlm_test::read_file(dir.file("out.jsonl")), Catch::Matchers::Contains("needs about"));
+}
+
+namespace {
+
+// `dlm batch` with its logging (warnings, the summary) on stderr.
+std::string dlm_batch_loud(const std::string& args) {
+  return std::string(DLM_EXECUTABLE) + " batch -t 1 " + args + " </dev/null";
+}
+
+std::size_t lines_in(const std::string& text) {
+  return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+}
+
+}  // namespace
+
+TEST_CASE("dlm batch refuses an output that is its input, also through a symlink", "[batch][cli]") {
+  TempDir dir;
+  const std::string in = dir.file("in.jsonl");
+  dlm_test::write_file(in, input_lines(2));
+  std::filesystem::create_symlink(in, dir.file("link.jsonl"));
+  std::filesystem::create_hard_link(in, dir.file("hard.jsonl"));
+  for (const std::string out : {in, dir.file("link.jsonl"), dir.file("hard.jsonl")}) {
+    for (const std::string mode : {"--overwrite", "--resume", ""}) {
+      INFO(out << " " << mode);
+      const auto r = run_shell(dlm_batch("-n 8 --steps 8 " + mode + " -i " + in + " -o " + out));
+      CHECK(r.exit_code == 2);
+      CHECK(lines_in(r.err) == 1);
+      CHECK_THAT(r.err, Catch::Matchers::Contains("is the input file"));
+      CHECK(dlm_test::read_file(in) == input_lines(2));
+    }
+  }
+}
+
+TEST_CASE("dlm batch started with --overwrite resumes as its interruption message says",
+          "[batch][cli]") {
+  TempDir dir;
+  dlm_test::write_file(dir.file("in.jsonl"), input_lines(40));
+  dlm_test::write_file(dir.file("out.jsonl"), "{\"id\": \"old\", \"line\": 1}\n");
+  const std::string args = "-n 32 --steps 32 --batch-size 2 -i " + dir.file("in.jsonl") + " -o " +
+                           dir.file("out.jsonl");
+  const auto r = run_shell("timeout --preserve-status -s INT 4 " + dlm_batch(args + " --overwrite"));
+  REQUIRE(r.exit_code == 130);
+  CHECK_THAT(r.err, Catch::Matchers::Contains("with --resume in place of --overwrite"));
+  CHECK(dlm_test::read_file(dir.file("out.jsonl")).find("\"old\"") == std::string::npos);
+  const auto resumed = run_shell(dlm_batch(args + " --resume"));
+  INFO(resumed.err);
+  CHECK(resumed.exit_code == 0);
+  const auto counts = records_per_line(dir.file("out.jsonl"));
+  CHECK(counts.size() == 40);
+  for (const auto& [line, n] : counts) CHECK(n == 1);
+}
+
+TEST_CASE("dlm batch --resume refuses other run-level settings, kept in OUT.settings.json",
+          "[batch][cli]") {
+  TempDir dir;
+  dlm_test::write_file(dir.file("in.jsonl"), input_lines(2));
+  const std::string args = "-n 8 --steps 8 -i " + dir.file("in.jsonl") + " -o " + dir.file("out.jsonl");
+  REQUIRE(run_shell(dlm_batch(args)).exit_code == 0);
+  const json settings = json::parse(dlm_test::read_file(dir.file("out.jsonl.settings.json")));
+  CHECK(settings.at("--temperature") == "0");
+  CHECK(settings.at("--max-new-tokens") == "8");
+  CHECK(settings.contains("--model"));
+  CHECK(settings.at("--shard") == "0/1");
+  // The output keeps its format: records only.
+  std::istringstream out(dlm_test::read_file(dir.file("out.jsonl")));
+  for (std::string line; std::getline(out, line);) CHECK(json::parse(line).contains("token_ids"));
+
+  const auto other = run_shell(dlm_batch(args + " --resume --temperature 0.5"));
+  CHECK(other.exit_code == 2);
+  CHECK(lines_in(other.err) == 1);
+  CHECK_THAT(other.err, Catch::Matchers::Contains("--temperature 0, this run has --temperature 0.5"));
+  CHECK_THAT(other.err, Catch::Matchers::Contains("out.jsonl.settings.json"));
+  CHECK(run_shell(dlm_batch(args + " --resume --seed 3")).exit_code == 2);
+  // Settings that do not change records may differ.
+  CHECK(run_shell(dlm_batch(args + " --resume --batch-size 1 --max-memory 2G")).exit_code == 0);
+  CHECK(records_per_line(dir.file("out.jsonl")).size() == 2);
+
+  // The library check: nothing stored passes; a difference names the setting.
+  dlm::RunSettings s{{"--steps", "8"}};
+  dlm_test::write_file(dir.file("lib.jsonl"), "{}\n");
+  dlm::check_resume_settings(dir.file("lib.jsonl"), s);
+  dlm::write_settings(dir.file("lib.jsonl"), s);
+  dlm::check_resume_settings(dir.file("lib.jsonl"), s);
+  s["--steps"] = "16";
+  dlm_test::require_usage_error([&] { dlm::check_resume_settings(dir.file("lib.jsonl"), s); },
+                                {"--steps 8", "--steps 16"});
+}
+
+TEST_CASE("dlm batch --retry-failed reruns the records whose output was an error", "[batch][cli]") {
+  TempDir dir;
+  const std::string bad = R"({"id": "fix-me", "prompt": "In the beginning", "max_tokens": 100000})";
+  const std::string good = R"({"id": "fix-me", "prompt": "In the beginning", "max_tokens": 8})";
+  dlm_test::write_file(dir.file("in.jsonl"), input_lines(2) + bad + "\n");
+  const std::string args = "-n 8 --steps 8 -i " + dir.file("in.jsonl") + " -o " + dir.file("out.jsonl");
+  const auto first = run_shell(dlm_batch(args));
+  CHECK(first.exit_code == 3);
+  CHECK_THAT(dlm_test::read_file(dir.file("out.jsonl")),
+             Catch::Matchers::Contains("-n 100000 exceeds the model's maximum sequence length 512"));
+  dlm_test::write_file(dir.file("in.jsonl"), input_lines(2) + good + "\n");
+  // Plain --resume keeps the error record; --retry-failed needs --resume.
+  CHECK(run_shell(dlm_batch(args + " --resume")).exit_code == 0);
+  CHECK(run_shell(dlm_batch(args + " --retry-failed")).exit_code == 2);
+  const auto retried = run_shell(dlm_batch_loud(args + " --resume --retry-failed"));
+  INFO(retried.err);
+  CHECK(retried.exit_code == 0);
+  CHECK_THAT(retried.err, Catch::Matchers::Contains("1 done, 0 failed, 2 skipped"));
+  std::istringstream in(dlm_test::read_file(dir.file("out.jsonl")));
+  std::map<std::int64_t, int> per_line;
+  for (std::string line; std::getline(in, line);) {
+    const json j = json::parse(line);
+    ++per_line[j.at("line").get<std::int64_t>()];
+    CHECK(j.at("finish_reason") != "error");
+  }
+  CHECK(per_line == std::map<std::int64_t, int>{{1, 1}, {2, 1}, {3, 1}});
+  CHECK_FALSE(std::filesystem::exists(dir.file("out.jsonl.tmp")));
+
+  // The library: error records dropped (with a torn tail), the rest kept and counted done.
+  const std::string path = dir.file("lib.jsonl");
+  dlm_test::write_file(path, "{\"id\":\"a\",\"line\":1,\"finish_reason\":\"stop\"}\n"
+                             "{\"id\":\"b\",\"line\":2,\"finish_reason\":\"error\",\"error\":\"x\"}\n"
+                             "not ours\n{\"id\":\"c\",\"li");
+  {
+    dlm::JsonlOutput out(path, true, false, 1.0, true);
+    CHECK(out.dropped_errors() == 1);
+    CHECK(out.done_ids() == std::set<std::string>{"a"});
+    CHECK(out.done_lines() == std::set<std::int64_t>{1});
+    out.append("{\"id\":\"b\",\"line\":2}");
+  }
+  CHECK(dlm_test::read_file(path) ==
+        "{\"id\":\"a\",\"line\":1,\"finish_reason\":\"stop\"}\nnot ours\n{\"id\":\"b\",\"line\":2}\n");
+}
+
+TEST_CASE("dlm batch shows the first failures, names unknown fields' lines, warns on empty input",
+          "[batch][cli]") {
+  TempDir dir;
+  dlm_test::write_file(dir.file("in.jsonl"),
+                       "{\"id\": \"ok\", \"prompt\": \"In the beginning\", \"colour\": 1}\n"
+                       "bad 2\nbad 3\n{\"prompt\": \"x\", \"colour\": 2}\nbad 5\nbad 6\n");
+  const auto r = run_shell(dlm_batch_loud("-n 8 --steps 8 -i " + dir.file("in.jsonl") + " -o " +
+                                          dir.file("out.jsonl")));
+  INFO(r.err);
+  CHECK(r.exit_code == 3);
+  CHECK_THAT(r.err, Catch::Matchers::Contains("line 2: malformed JSON"));
+  CHECK_THAT(r.err, Catch::Matchers::Contains("line 3: malformed JSON"));
+  CHECK_THAT(r.err, Catch::Matchers::Contains("line 5: malformed JSON"));
+  CHECK(r.err.find("line 6: malformed") == std::string::npos);
+  CHECK_THAT(r.err, Catch::Matchers::Contains("1 more records failed"));
+  CHECK_THAT(r.err, Catch::Matchers::Contains("unknown field \"colour\" ignored (line 1 and 1 more)"));
+  CHECK_THAT(r.err, Catch::Matchers::Contains("batch: 2 done, 4 failed, 0 skipped (already in the output) of 6"));
+
+  for (const auto& [content, needle] : std::vector<std::pair<std::string, std::string>>{
+           {"", "is empty"}, {"\n  \n", "has only blank lines"}}) {
+    dlm_test::write_file(dir.file("empty.jsonl"), content);
+    const auto e = run_shell(dlm_batch_loud("-n 8 --steps 8 --overwrite -i " + dir.file("empty.jsonl") +
+                                            " -o " + dir.file("empty-out.jsonl")));
+    INFO(e.err);
+    CHECK(e.exit_code == 0);
+    CHECK_THAT(e.err, Catch::Matchers::Contains(needle));
+  }
+}
+
+TEST_CASE("dlm batch's progress line and summary count the same records", "[batch][cli]") {
+  dlm::BatchCounts counts;
+  counts.total = 10;
+  counts.done = 5;
+  counts.failed = 1;
+  counts.skipped = 2;
+  CHECK_THAT(dlm::progress_line(counts, 12.5, 3), Catch::Matchers::StartsWith("\r8/10 records (1 failed)"));
+  CHECK_THAT(dlm::summary_line(counts, 100, 2),
+             Catch::Matchers::StartsWith("batch: 5 done, 1 failed, 2 skipped (already in the output) of 10"));
+
+  // Through a terminal (script(1) gives stderr one), with records skipped and failed.
+  if (std::system("script -qec true /dev/null >/dev/null 2>&1 </dev/null") != 0) {
+    WARN("script(1) is not available: the terminal progress line is not checked");
+    return;
+  }
+  TempDir dir;
+  dlm_test::write_file(dir.file("in.jsonl"), input_lines(3));
+  const std::string args = "-n 8 --steps 8 -i " + dir.file("in.jsonl") + " -o " + dir.file("out.jsonl");
+  REQUIRE(run_shell(dlm_batch(args)).exit_code == 0);
+  dlm_test::write_file(dir.file("in.jsonl"), input_lines(5) + "not json\n");
+  const auto r = run_shell("script -qec " + dlm_test::shell_quote(dlm_batch_loud(args + " --resume")) +
+                           " /dev/null");
+  INFO(r.out);
+  CHECK(r.exit_code == 3);
+  CHECK_THAT(r.out, Catch::Matchers::Contains("\r6/6 records (1 failed)"));
+  CHECK_THAT(r.out, Catch::Matchers::Contains("batch: 2 done, 1 failed, 3 skipped (already in the output) of 6"));
+}
+
+TEST_CASE("scripts/dlm_batch.sbatch finds dlm when Slurm runs its spooled copy", "[batch][cli]") {
+  TempDir dir;
+  // Slurm copies the script to its spool directory and runs it from the submit directory.
+  std::filesystem::create_directories(dir.file("spool"));
+  std::filesystem::copy_file(std::string(DLM_SOURCE_DIR) + "/scripts/dlm_batch.sbatch",
+                             dir.file("spool/slurm_script"));
+  std::filesystem::create_directories(dir.file("submit/build"));
+  std::filesystem::create_symlink(DLM_EXECUTABLE, dir.file("submit/build/dlm"));
+  dlm_test::write_file(dir.file("submit/in.jsonl"), input_lines(2));
+  const std::string env = "env -u DLM PATH=/usr/bin:/bin SLURM_SUBMIT_DIR=" +
+                          dlm_test::shell_quote(dir.file("submit")) +
+                          " SLURM_ARRAY_TASK_ID=0 SLURM_ARRAY_TASK_MIN=0 SLURM_ARRAY_TASK_COUNT=1 "
+                          "SLURM_ARRAY_TASK_STEP=1 SLURM_CPUS_PER_TASK=1 IN=in.jsonl OUT_DIR=out";
+  const auto r = run_shell("cd " + dlm_test::shell_quote(dir.file("submit")) + " && " + env +
+                           " bash " + dlm_test::shell_quote(dir.file("spool/slurm_script")) +
+                           " -q -n 8 --steps 8 </dev/null");
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(records_per_line(dir.file("submit/out/shard-0.jsonl")).size() == 2);
+
+  // Nowhere to find it: one line saying how to point at it.
+  const auto lost = run_shell("cd " + dlm_test::shell_quote(dir.path().string()) +
+                              " && env -u DLM -u SLURM_SUBMIT_DIR PATH=/usr/bin:/bin IN=x bash " +
+                              dlm_test::shell_quote(dir.file("spool/slurm_script")) + " </dev/null");
+  CHECK(lost.exit_code == 2);
+  CHECK_THAT(lost.err, Catch::Matchers::Contains("DLM=/absolute/path/to/dlm"));
 }

@@ -68,10 +68,11 @@ const json& sampled_record() {
 }
 
 // A usage error: exit 2, nothing on stdout, one stderr line "dlm: error: ..." with
-// every needle in it.
-void require_usage_failure(const std::string& args, const std::vector<std::string>& needles) {
-  const CliResult r = run_dlm(args);
-  INFO("dlm " << args.substr(0, 200) << "\nstderr: " << r.err);
+// every needle in it. `env`: variable assignments put before the command.
+void require_usage_failure(const std::string& args, const std::vector<std::string>& needles,
+                           const std::string& env = "") {
+  const CliResult r = run_shell(env + " " + dlm_path() + " " + args + " </dev/null");
+  INFO(env << " dlm " << args.substr(0, 200) << "\nstderr: " << r.err);
   CHECK(r.exit_code == 2);
   CHECK(r.out.empty());
   CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
@@ -420,4 +421,60 @@ TEST_CASE("Without --steps, steps follow -n in generate, presets and batch recor
   CHECK(by_id["short"]["nfe"] == 4);
   CHECK(by_id["long"]["nfe"] == 12);
   CHECK(by_id["set"]["nfe"] == 6);
+}
+
+TEST_CASE("dlm rejects a directory as -f, -i or --config with one line naming it", "[cli][usage]") {
+  TempDir dir;
+  const std::string path = dir.path().string();
+  require_usage_failure(kGenerate + " -f " + shell_quote(path), {path, "is a directory", "-f"});
+  require_usage_failure(kGenerate + " " + kPrompt + " --config " + shell_quote(path),
+                        {path, "is a directory", "--config"});
+  require_usage_failure("batch -t 1 -n 16 --steps 16 -i " + shell_quote(path) + " -o " +
+                            shell_quote(dir.file("out.jsonl")),
+                        {path, "is a directory", "-i"});
+}
+
+TEST_CASE("a prompt too long for -n names the room left", "[cli][usage]") {
+  std::string prompt;
+  for (int i = 0; i < 150; ++i) prompt += "And God said unto Moses, ";
+  // Longer than the model alone: only a shorter prompt helps.
+  require_usage_failure(kGenerate + " -p " + shell_quote(prompt),
+                        {"plus -n 16 exceeds the model's maximum sequence length 512",
+                         "shorten the prompt to at most 496 tokens"});
+  // Fits alone, not with -n 500: a shorter prompt or a smaller -n.
+  require_usage_failure("generate -t 1 -n 500 --steps 500 --block-length 500 -p " +
+                            shell_quote(prompt.substr(0, 125)),
+                        {"plus -n 500 exceeds the model's maximum sequence length 512",
+                         "shorten the prompt to at most 12 tokens or use -n ", " or less"});
+}
+
+TEST_CASE("a huge -n names the model's maximum length before steps or blocks", "[cli][usage]") {
+  for (const std::string& command : {"generate " + kPrompt, std::string("batch -i - -o -")}) {
+    INFO(command);
+    const CliResult r = run_dlm(command + " -t 1 -n 100000");
+    CHECK(r.exit_code == 2);
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+    CHECK_THAT(r.err, Contains("-n 100000 exceeds the model's maximum sequence length 512"));
+    CHECK_THAT(r.err, Contains("use -n 511 or less"));
+    CHECK_THAT(r.err, !Contains("blocks") && !Contains("--steps"));
+  }
+  // -n 511 fits an empty prompt (bos alone): the next complaint is about the steps.
+  require_usage_failure("generate -t 1 -n 511 --steps 4", {"--steps 4", "blocks"});
+}
+
+TEST_CASE("$DLM_MODEL or $DLM_JUDGE naming a missing file is an error naming the variable",
+          "[cli][usage]") {
+  require_usage_failure(kGenerate + " " + kPrompt, {"$DLM_MODEL", "/nonexistent/model.pt",
+                                                    "does not exist"},
+                        "DLM_MODEL=/nonexistent/model.pt");
+  TempDir dir;
+  require_usage_failure(kGenerate + " " + kPrompt, {"$DLM_MODEL", "is not a file"},
+                        "DLM_MODEL=" + shell_quote(dir.path().string()));
+  // -m wins over the variable.
+  CHECK(run_shell("DLM_MODEL=/nonexistent/model.pt " + dlm_path() + " " + kGenerate + " " + kPrompt +
+                  " -q -m " + shell_quote(dlm_test::shipped_model_path()) + " </dev/null")
+            .exit_code == 0);
+  require_usage_failure("sweep -t 1 -i prompts.jsonl -o " + shell_quote(dir.file("sweep")),
+                        {"$DLM_JUDGE", "/nonexistent/judge.pt", "does not exist"},
+                        "DLM_JUDGE=/nonexistent/judge.pt");
 }

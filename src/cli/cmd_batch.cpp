@@ -8,18 +8,22 @@
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <set>
 
 #include "cli/commands.h"
+#include "cli/input_file.h"
 #include "cli/sampling_flags.h"
 #include "dlm/io/batch.h"
 #include "dlm/model/checkpoint.h"
 #include "dlm/error.h"
 #include "dlm/io/jsonl_output.h"
+#include "dlm/io/run_settings.h"
 #include "dlm/model/model_paths.h"
 #include "dlm/sampling/sampler.h"
 
@@ -36,6 +40,7 @@ struct BatchCommand {
   std::string output;
   bool resume = false;
   bool overwrite = false;
+  bool retry_failed = false;
   std::int64_t batch_size = 16;
   std::int64_t max_batch_tokens = 16384;
   std::string shard;
@@ -47,11 +52,8 @@ std::vector<std::string> read_lines(const std::string& path) {
   std::ifstream file;
   std::istream* in = &std::cin;
   if (path != "-") {
+    require_readable_file(path, "input", "-i");
     file.open(path, std::ios::binary);
-    if (!file) {
-      throw UsageError(fmt::format("cannot read input '{}': {}; check the path given to -i", path,
-                                   std::strerror(errno)));
-    }
     in = &file;
   }
   std::vector<std::string> lines;
@@ -63,23 +65,22 @@ bool blank(const std::string& s) {
   return std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isspace(c); });
 }
 
-// Progress on stderr when it is a terminal: records, tokens/s, ETA.
+// Progress on stderr when it is a terminal: records accounted for (of the same tally as
+// the summary), tokens/s, ETA.
 class Progress {
  public:
-  Progress(std::size_t total, bool enabled) : total_(total), enabled_(enabled) {}
+  Progress(const BatchCounts& counts, bool enabled) : counts_(counts), enabled_(enabled) {}
   void record(std::int64_t tokens) {
-    ++done_;
+    ++generated_;
     tokens_ += tokens;
     if (!enabled_) return;
     const double s = seconds();
     const double rate = s > 0 ? tokens_ / s : 0;
-    const double eta = done_ > 0 ? s / done_ * (total_ - done_) : 0;
-    std::cerr << fmt::format("\r{}/{} records | {:.1f} tokens/s | ETA {:.0f} s   ", done_, total_,
-                             rate, eta)
-              << std::flush;
+    const double eta = s / generated_ * (counts_.total - counts_.accounted());
+    std::cerr << progress_line(counts_, rate, eta) << std::flush;
   }
   void end() {
-    if (enabled_ && done_ > 0) std::cerr << "\n";
+    if (enabled_ && generated_ > 0) std::cerr << "\n";
   }
   double seconds() const {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
@@ -87,12 +88,26 @@ class Progress {
   std::int64_t tokens() const { return tokens_; }
 
  private:
-  std::size_t total_;
+  const BatchCounts& counts_;
   bool enabled_;
-  std::size_t done_ = 0;
+  std::size_t generated_ = 0;
   std::int64_t tokens_ = 0;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
+
+// Refuses an output that is the input (also through a symlink or a hard link): opening it
+// would truncate or append to what is being read.
+void require_distinct_files(const std::string& input, const std::string& output) {
+  if (input == "-" || output == "-") return;
+  std::error_code ec;
+  if (std::filesystem::equivalent(input, output, ec)) {
+    throw UsageError(fmt::format("-o '{}' is the input file -i '{}'; write the output to "
+                                 "another file", output, input));
+  }
+}
+
+// How many error reasons are shown on stderr; the rest are only in the output.
+constexpr std::size_t kShownFailures = 3;
 
 int run(BatchCommand& c, CLI::App& cmd) {
   std::signal(SIGINT, on_interrupt);  // from the start: a Ctrl-C during loading is clean too
@@ -103,13 +118,15 @@ int run(BatchCommand& c, CLI::App& cmd) {
   if (!steps_given(c.flags)) c.flags.options.steps = std::numeric_limits<std::int64_t>::max();
   // Usage errors come out before the model loads: the run's defaults as a record without
   // settings runs with them (records that set options are checked once the model is in).
-  check_options(record_defaults(c.flags.options));
+  const std::string model = model_path(c.flags);
+  check_before_load(record_defaults(c.flags.options), model);
   apply_log_options(c.log);
   if (c.batch_size < 1) throw UsageError(fmt::format("--batch-size {} must be >= 1; try 16", c.batch_size));
   if (c.max_batch_tokens < 1) {
     throw UsageError(fmt::format("--max-batch-tokens {} must be >= 1", c.max_batch_tokens));
   }
   if (c.resume && c.overwrite) throw UsageError("--resume and --overwrite exclude each other; pick one");
+  require_distinct_files(c.input, c.output);
   Shard shard;
   if (!c.shard.empty()) {
     shard = parse_shard(c.shard);
@@ -118,30 +135,44 @@ int run(BatchCommand& c, CLI::App& cmd) {
     spdlog::info("Slurm job array: shard {}/{}", shard.index, shard.count);
   }
   const auto lines = read_lines(c.input);
+  const std::string input_name = c.input == "-" ? "stdin" : "'" + c.input + "'";
+  if (std::all_of(lines.begin(), lines.end(), blank)) {
+    spdlog::warn("input {} {}; there is nothing to generate", input_name,
+                 lines.empty() ? "is empty" : "has only blank lines");
+  }
+  const RunSettings settings = batch_settings(c.flags.options, model, shard);
+  if (c.resume && c.output != "-") check_resume_settings(c.output, settings);
   configure_runtime(c.flags.runtime);
-  const std::string model = c.flags.model.empty() ? default_model_path() : c.flags.model;
   auto checkpoint = Checkpoint::load(model, c.flags.runtime.device);
   notice_uncached(c.flags.options, *checkpoint);
-  JsonlOutput out(c.output, c.resume, c.overwrite, c.sync_seconds);
+  JsonlOutput out(c.output, c.resume, c.overwrite, c.sync_seconds, c.retry_failed);
+  if (c.output != "-") write_settings(c.output, settings);
   if (out.repaired_bytes() > 0) {
     spdlog::warn("dropped a torn last line ({} bytes) left by an interrupted run in {}",
                  out.repaired_bytes(), c.output);
   }
+  if (out.dropped_errors() > 0) {
+    spdlog::info("--retry-failed: removed {} error records from {}; their records run again",
+                 out.dropped_errors(), c.output);
+  }
 
   // Parse, dedupe, skip what is done; error records go out at once.
-  std::set<std::string> unknown, seen;
+  std::map<std::string, std::pair<std::int64_t, std::size_t>> unknown;  // first line, lines
+  std::set<std::string> seen;
   std::vector<BatchRecord> pending;
   std::vector<std::vector<std::int64_t>> prompt_ids;
-  std::size_t skipped = 0, failed = 0, done = 0, total = 0;
+  BatchCounts counts;
   for (std::size_t i = 0; i < lines.size(); ++i) {
     if (blank(lines[i])) continue;
+    std::set<std::string> fields;
     BatchRecord r = parse_batch_record(lines[i], static_cast<std::int64_t>(i + 1), c.flags.options,
-                                       c.flags.options.seed, unknown);
+                                       c.flags.options.seed, fields);
+    for (const auto& name : fields) ++unknown.try_emplace(name, r.line, 0).first->second.second;
     if (!in_shard(shard, r.id)) continue;
-    ++total;
+    ++counts.total;
     const bool duplicate = !seen.insert(r.id).second;
     if (duplicate ? out.done_lines().count(r.line) > 0 : out.done_ids().count(r.id) > 0) {
-      ++skipped;
+      ++counts.skipped;
       continue;
     }
     if (duplicate && r.error.empty()) {
@@ -158,13 +189,21 @@ int run(BatchCommand& c, CLI::App& cmd) {
     }
     if (!r.error.empty()) {
       out.append(batch_error_json(r, r.error));
-      ++failed;
+      if (++counts.failed <= kShownFailures) spdlog::warn("{}", r.error);
       continue;
     }
     pending.push_back(std::move(r));
     prompt_ids.push_back(std::move(ids));
   }
-  for (const auto& name : unknown) spdlog::warn("unknown field \"{}\" ignored", name);
+  if (counts.failed > kShownFailures) {
+    spdlog::warn("{} more records failed; the error records in {} say why",
+                 counts.failed - kShownFailures, c.output == "-" ? "the output" : c.output);
+  }
+  for (const auto& [name, where] : unknown) {
+    const auto& [first, count] = where;
+    spdlog::warn("unknown field \"{}\" ignored (line {}{})", name, first,
+                 count > 1 ? fmt::format(" and {} more", count - 1) : "");
+  }
 
   // Rows of equal padded length share forward calls: order by it, then chunk.
   std::vector<std::size_t> order(pending.size());
@@ -177,7 +216,7 @@ int run(BatchCommand& c, CLI::App& cmd) {
   std::stable_sort(order.begin(), order.end(),
                    [&](std::size_t a, std::size_t b) { return padded(a) < padded(b); });
 
-  Progress progress(pending.size(), !c.log.quiet && isatty(STDERR_FILENO) == 1);
+  Progress progress(counts, !c.log.quiet && isatty(STDERR_FILENO) == 1);
   std::size_t next = 0;
   while (next < order.size() && !g_interrupted.load()) {
     std::vector<BatchRequest> requests;
@@ -204,7 +243,7 @@ int run(BatchCommand& c, CLI::App& cmd) {
                    [&](std::size_t k, GenerationResult&& result) {
                      const BatchRecord& r = pending[members[k]];
                      out.append(batch_output_json(r, result, result.total_ms - result.load_ms));
-                     ++done;
+                     ++counts.done;
                      progress.record(r.options.max_new_tokens);
                    },
                    &g_interrupted);
@@ -213,17 +252,14 @@ int run(BatchCommand& c, CLI::App& cmd) {
   out.sync();
   const double seconds = progress.seconds();
   if (g_interrupted.load()) {
+    // The same command with --resume: with --overwrite in it, that would refuse the pair.
     std::cerr << fmt::format("dlm: interrupted: {} records written to {}; run the same command "
-                             "with --resume to continue\n", done + failed, c.output);
+                             "with --resume{} to continue\n", counts.done + counts.failed,
+                             c.output, c.overwrite ? " in place of --overwrite" : "");
     return 130;
   }
-  if (!c.log.quiet) {
-    std::cerr << fmt::format("batch: {} done, {} failed, {} skipped (already in the output) of {} | "
-                             "{:.1f} tokens/s ({} tokens in {:.1f} s)\n", done, failed, skipped,
-                             total, seconds > 0 ? progress.tokens() / seconds : 0.0,
-                             progress.tokens(), seconds);
-  }
-  return failed > 0 ? 3 : 0;
+  if (!c.log.quiet) std::cerr << summary_line(counts, progress.tokens(), seconds) << "\n";
+  return counts.failed > 0 ? 3 : 0;
 }
 
 }  // namespace
@@ -234,8 +270,10 @@ Runner add_batch(CLI::App& app) {
   add_sampling_flags(*cmd, c->flags);
   cmd->add_option("-i,--input", c->input, "Input JSONL ('-': stdin): {\"id\", \"prompt\", settings...}")->required();
   cmd->add_option("-o,--output", c->output, "Output JSONL ('-': stdout), one record per input line")->required();
-  cmd->add_flag("--resume", c->resume, "Continue an interrupted run: skip records already in the output");
+  auto* resume = cmd->add_flag("--resume", c->resume, "Continue an interrupted run: skip records already in the output");
   cmd->add_flag("--overwrite", c->overwrite, "Replace an existing output");
+  cmd->add_flag("--retry-failed", c->retry_failed, "With --resume: run again the records whose output is an error record (those are removed)")
+      ->needs(resume);
   cmd->add_option("--batch-size", c->batch_size, "Records generated together")->capture_default_str();
   cmd->add_option("--max-batch-tokens", c->max_batch_tokens, "Most padded canvas tokens in one batch")->capture_default_str();
   cmd->add_option("--shard", c->shard, "I/N: process shard I (from 0) of N (default in a Slurm array: its task)");

@@ -2,20 +2,17 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <iostream>
 #include <iterator>
 #include <memory>
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/input_file.h"
 #include "cli/sampling_flags.h"
 #include "cli/terminal.h"
 #include "dlm/model/checkpoint.h"
 #include "dlm/error.h"
-#include "dlm/model/model_paths.h"
 #include "dlm/sampling/sampler.h"
 #include "dlm/sampling/names.h"
 
@@ -39,12 +36,7 @@ std::string read_all(std::istream& in) {
 std::string read_prompt(const GenerateCommand& c, const CLI::App& cmd) {
   if (cmd.count("--prompt") > 0) return c.prompt;
   if (cmd.count("--file") > 0 && c.prompt_file != "-") {
-    std::ifstream in(c.prompt_file, std::ios::binary);
-    if (!in) {
-      throw UsageError(fmt::format("cannot read prompt file '{}': {}; check the path given to -f",
-                                   c.prompt_file, std::strerror(errno)));
-    }
-    return read_all(in);
+    return read_input_file(c.prompt_file, "prompt file", "-f");
   }
   if (cmd.count("--file") > 0 || !stdin_is_terminal()) return read_all(std::cin);
   spdlog::debug("no prompt given: unconditional generation");
@@ -65,11 +57,11 @@ void print_stats(const GenerationResult& r, std::int64_t canvas_tokens) {
 
 int run(GenerateCommand& c, CLI::App& cmd) {
   resolve_sampling_flags(cmd, c.flags);
-  check_options(c.flags.options);  // usage errors come out before the model loads
+  const std::string model = model_path(c.flags);
+  check_before_load(c.flags.options, model);  // usage errors come out before the model loads
   apply_log_options(c.log);
   configure_runtime(c.flags.runtime);
   const GenerateOptions& sampling = c.flags.options;
-  const std::string model = c.flags.model.empty() ? default_model_path() : c.flags.model;
   const std::string prompt = read_prompt(c, cmd);
   auto checkpoint = Checkpoint::load(model, c.flags.runtime.device);
   spdlog::debug("loaded {} in {:.0f} ms", model, checkpoint->load_ms());

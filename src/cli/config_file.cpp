@@ -1,11 +1,13 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "cli/input_file.h"
 #include "dlm/error.h"
 
 namespace dlm::cli {
 
 void apply_config_file(CLI::App& cmd, const std::string& path) {
+  require_readable_file(path, "config file", "--config");  // CLI11 reads a directory as empty
   std::vector<CLI::ConfigItem> items;
   try {
     items = CLI::ConfigTOML().from_file(path);

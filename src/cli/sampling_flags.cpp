@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "dlm/error.h"
+#include "dlm/model/model_paths.h"
 
 namespace dlm::cli {
 
@@ -26,6 +27,15 @@ void notice_uncached(const GenerateOptions& o, const Checkpoint& checkpoint) {
 }
 
 bool steps_given(const SamplingFlags& f) { return !f.given.texts(*find_option("steps")).empty(); }
+
+std::string model_path(const SamplingFlags& f) {
+  return f.model.empty() ? default_model_path() : f.model;
+}
+
+void check_before_load(const GenerateOptions& options, const std::string& model) {
+  if (const auto config = read_model_config(model)) check_room(options, *config);
+  check_options(options);
+}
 
 void resolve_sampling_flags(CLI::App& cmd, SamplingFlags& f) {
   if (!f.config.empty()) apply_config_file(cmd, f.config);

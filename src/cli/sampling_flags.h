@@ -30,6 +30,13 @@ void notice_uncached(const GenerateOptions& options, const Checkpoint& checkpoin
 // Whether --steps was given, on the command line or in the --config preset.
 bool steps_given(const SamplingFlags& flags);
 
+// -m, or the default model ($DLM_MODEL, the shipped one); throws UsageError.
+std::string model_path(const SamplingFlags& flags);
+
+// The checks that can run before the model loads, in validate()'s order: -n against the
+// model's max_seq_len (read from the archive without loading it), then check_options.
+void check_before_load(const GenerateOptions& options, const std::string& model);
+
 // After parsing: applies --config (command line wins), parses the sampling options into
 // flags.options, and checks -t. Throws UsageError.
 void resolve_sampling_flags(CLI::App& cmd, SamplingFlags& flags);

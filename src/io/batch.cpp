@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <filesystem>
 
 #include <nlohmann/json.hpp>
 
@@ -185,6 +186,31 @@ std::optional<Shard> slurm_shard(const std::function<const char*(const char*)>& 
 bool in_shard(const Shard& shard, std::string_view id) {
   return static_cast<std::int64_t>(fnv1a64(id) % static_cast<std::uint64_t>(shard.count)) ==
          shard.index;
+}
+
+RunSettings batch_settings(const GenerateOptions& options, const std::string& model,
+                           const Shard& shard) {
+  RunSettings s;
+  for (const auto& spec : option_registry()) {
+    if (spec.name != "max-memory") s[spec.flag()] = option_text(spec, options);
+  }
+  std::error_code ec;
+  const std::filesystem::path canonical = std::filesystem::weakly_canonical(model, ec);
+  s["--model"] = ec ? model : canonical.string();
+  s["--shard"] = fmt::format("{}/{}", shard.index, shard.count);
+  return s;
+}
+
+std::string progress_line(const BatchCounts& c, double tokens_per_second, double eta_seconds) {
+  const std::string failed = c.failed > 0 ? fmt::format(" ({} failed)", c.failed) : "";
+  return fmt::format("\r{}/{} records{} | {:.1f} tokens/s | ETA {:.0f} s   ", c.accounted(),
+                     c.total, failed, tokens_per_second, eta_seconds);
+}
+
+std::string summary_line(const BatchCounts& c, std::int64_t tokens, double seconds) {
+  return fmt::format("batch: {} done, {} failed, {} skipped (already in the output) of {} | "
+                     "{:.1f} tokens/s ({} tokens in {:.1f} s)", c.done, c.failed, c.skipped,
+                     c.total, seconds > 0 ? tokens / seconds : 0.0, tokens, seconds);
 }
 
 std::string batch_output_json(const BatchRecord& record, const GenerationResult& result,

@@ -11,6 +11,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include <caffe2/serialize/inline_container.h>
 #include <torch/cuda.h>
 #include <torch/version.h>
 
@@ -51,6 +52,22 @@ std::string first_line(const std::string& what) {
 }
 
 }  // namespace
+
+std::optional<ModelConfig> read_model_config(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec) || !starts_with_zip_magic(path)) {
+    return std::nullopt;
+  }
+  try {
+    caffe2::serialize::PyTorchStreamReader reader(path);
+    const std::string key = "extra/config.json";  // where torch::jit::save puts _extra_files
+    if (!reader.hasRecord(key)) return std::nullopt;
+    const auto [data, size] = reader.getRecord(key);
+    return parse_model_config(std::string(static_cast<const char*>(data.get()), size), path);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
 
 void configure_runtime(const RuntimeOptions& options) {
   const int threads = options.threads > 0

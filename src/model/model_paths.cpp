@@ -20,10 +20,6 @@ std::string first_existing(const std::vector<std::string>& candidates) {
   return {};
 }
 
-namespace {
-
-}  // namespace
-
 std::string executable_dir() {
   std::error_code ec;
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
@@ -43,8 +39,19 @@ std::vector<std::string> shipped_file_candidates(const char* env_name, const std
 namespace {
 
 // The first existing candidate, or a UsageError naming where it looked and `way_out`.
-std::string find_shipped(const std::vector<std::string>& candidates, const char* what,
-                         const char* file, const char* way_out) {
+// `$env_name`, when set, must name a file: a typo there is an error, not a silent fallback
+// to the shipped file.
+std::string find_shipped(const char* env_name, const std::vector<std::string>& candidates,
+                         const char* what, const char* file, const char* way_out) {
+  if (const char* env = std::getenv(env_name); env && *env) {
+    std::error_code ec;
+    if (!fs::is_regular_file(env, ec)) {
+      throw UsageError(fmt::format("${} is '{}', which {}; point it at a {} checkpoint, or unset "
+                                   "it to use the default {}", env_name, env,
+                                   fs::exists(env, ec) ? "is not a file" : "does not exist", what,
+                                   file));
+    }
+  }
   const std::string found = first_existing(candidates);
   if (found.empty()) {
     throw UsageError(fmt::format("the default {} {} is not in {}; {}", what, file,
@@ -60,7 +67,7 @@ std::vector<std::string> default_model_candidates() {
 }
 
 std::string default_model_path() {
-  return find_shipped(default_model_candidates(), "model", kDefaultModelFile,
+  return find_shipped("DLM_MODEL", default_model_candidates(), "model", kDefaultModelFile,
                       "pass -m PATH to a checkpoint");
 }
 
@@ -69,7 +76,7 @@ std::vector<std::string> default_judge_candidates() {
 }
 
 std::string default_judge_path() {
-  return find_shipped(default_judge_candidates(), "judge", kDefaultJudgeFile,
+  return find_shipped("DLM_JUDGE", default_judge_candidates(), "judge", kDefaultJudgeFile,
                       "pass --judge PATH to a causal judge checkpoint");
 }
 

@@ -44,10 +44,21 @@ std::vector<std::int64_t> encode_prompt(const Checkpoint& checkpoint, std::strin
   return ids;
 }
 
+void check_room(const GenerateOptions& o, const ModelConfig& config) {
+  const std::int64_t limit = config.max_seq_len;
+  const std::int64_t most = limit - (config.add_bos ? 1 : 0);  // the shortest prompt is bos
+  require(o.max_new_tokens <= most,
+          fmt::format("-n {} exceeds the model's maximum sequence length {} (prompt and "
+                      "generated tokens together); use -n {} or less", o.max_new_tokens, limit,
+                      most));
+}
+
 void validate(const GenerateOptions& o, const Checkpoint& checkpoint, std::int64_t prompt_tokens) {
   require(!checkpoint.config().causal,
           fmt::format("{} is a causal (autoregressive) model, not a masked denoiser; pass a "
                       "diffusion checkpoint with -m", checkpoint.path()));
+  // A -n no prompt fits with is named first: the steps and blocks of a huge -n are moot.
+  check_room(o, checkpoint.config());
   check_options(o);  // everything that needs no model (dlm/sampling/options.h)
   if (o.cache == CacheMode::kPrefix || o.cache == CacheMode::kDual) {
     require(checkpoint.supports_cache(),
@@ -56,14 +67,15 @@ void validate(const GenerateOptions& o, const Checkpoint& checkpoint, std::int64
                         "--cache none", to_string(o.cache), checkpoint.path()));
   }
   const std::int64_t limit = checkpoint.config().max_seq_len;
-  require(prompt_tokens < limit,
-          fmt::format("the prompt ({} tokens) leaves no room in the model's maximum sequence "
-                      "length {}; shorten it to at most {} tokens", prompt_tokens, limit,
-                      limit - 1));
-  require(prompt_tokens + o.max_new_tokens <= limit,
-          fmt::format("the prompt ({} tokens) plus --max-new-tokens {} exceeds the model's maximum "
-                      "sequence length {}; shorten the prompt or use -n {} or less",
-                      prompt_tokens, o.max_new_tokens, limit, limit - prompt_tokens));
+  if (prompt_tokens + o.max_new_tokens > limit) {
+    // check_room left room for at least bos; the way out names both lengths that could give.
+    std::string way_out = fmt::format("shorten the prompt to at most {} tokens",
+                                      limit - o.max_new_tokens);
+    if (prompt_tokens < limit) way_out += fmt::format(" or use -n {} or less", limit - prompt_tokens);
+    throw UsageError(fmt::format("the prompt ({} tokens) plus -n {} exceeds the model's maximum "
+                                 "sequence length {}; {}", prompt_tokens, o.max_new_tokens, limit,
+                                 way_out));
+  }
   if (o.max_memory > 0) {
     const MemoryEstimate m = estimate_memory(o, checkpoint, prompt_tokens);
     require(m.total() <= o.max_memory,

@@ -12,8 +12,12 @@ namespace dlm {
 class JsonlOutput {
  public:
   // `path` "-" is stdout (no resume). An existing non-empty file is refused (UsageError)
-  // unless `resume` (keep it, append) or `overwrite` (truncate it).
-  JsonlOutput(const std::string& path, bool resume, bool overwrite, double sync_seconds);
+  // unless `resume` (keep it, append) or `overwrite` (truncate it). With `resume` and
+  // `drop_errors`, the error records (finish_reason "error") are removed first, the file
+  // rewritten atomically (temp file + rename), so that their records run again and the
+  // output keeps one record per input line.
+  JsonlOutput(const std::string& path, bool resume, bool overwrite, double sync_seconds,
+              bool drop_errors = false);
   ~JsonlOutput();
   JsonlOutput(const JsonlOutput&) = delete;
   JsonlOutput& operator=(const JsonlOutput&) = delete;
@@ -22,13 +26,15 @@ class JsonlOutput {
   const std::set<std::string>& done_ids() const { return done_ids_; }
   const std::set<std::int64_t>& done_lines() const { return done_lines_; }
   std::size_t repaired_bytes() const { return repaired_bytes_; }  // torn tail dropped
+  std::size_t dropped_errors() const { return dropped_errors_; }  // drop_errors: records removed
 
   // Appends one record (a JSON object without the newline).
   void append(const std::string& json);
   void sync();
 
  private:
-  void scan_existing();
+  void scan_existing(bool drop_errors);
+  void replace_with(const std::string& data);
 
   std::string path_;
   int fd_ = -1;
@@ -38,6 +44,7 @@ class JsonlOutput {
   std::set<std::string> done_ids_;
   std::set<std::int64_t> done_lines_;
   std::size_t repaired_bytes_ = 0;
+  std::size_t dropped_errors_ = 0;
 };
 
 }  // namespace dlm

@@ -3,6 +3,7 @@
 // config and its tokenizer. Torch stays behind the pimpl: this header has no torch.
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,11 @@ struct RuntimeOptions {
 
 // Applies thread counts (torch intra-op, and OpenBLAS where it is the BLAS).
 void configure_runtime(const RuntimeOptions& options);
+
+// The config.json inside the checkpoint at `path`, read from the archive without loading
+// the model (for checks that should come before a load); nullopt when it cannot be read
+// (Checkpoint::load then says why).
+std::optional<ModelConfig> read_model_config(const std::string& path);
 
 class Checkpoint {
  public:

@@ -22,14 +22,16 @@ std::string first_existing(const std::vector<std::string>& candidates);
 
 // Candidate paths of the default model, most specific first ($DLM_MODEL first if set).
 std::vector<std::string> default_model_candidates();
-// The first existing candidate; throws UsageError listing where it looked.
+// The first existing candidate; throws UsageError listing where it looked, or naming
+// $DLM_MODEL when it is set to anything but a file.
 std::string default_model_path();
 
 // File name of the shipped causal judge (dlm sweep --judge), under models/.
 inline constexpr const char* kDefaultJudgeFile = "kjv-judge.pt";
 // Candidate paths of the shipped judge, searched like the model's ($DLM_JUDGE first if set).
 std::vector<std::string> default_judge_candidates();
-// The first existing candidate; throws UsageError listing where it looked.
+// The first existing candidate; throws UsageError listing where it looked, or naming
+// $DLM_JUDGE when it is set to anything but a file.
 std::string default_judge_path();
 
 // The sentencepiece module's path ($DLM_SPM_MODULE first if set); throws Error if absent.

@@ -59,6 +59,11 @@ std::string format_bytes(std::int64_t bytes);
 // Prompt ids as fed to the model: bos (when the checkpoint asks for it) + encode(prompt).
 std::vector<std::int64_t> encode_prompt(const Checkpoint& checkpoint, std::string_view prompt);
 
+// Throws UsageError when -n leaves no room for a prompt in the model's max_seq_len. The
+// one check of validate() that needs only the config (read_model_config): run before
+// check_options, a huge -n is named as too long for the model before steps or blocks.
+void check_room(const GenerateOptions& options, const ModelConfig& config);
+
 // Throws UsageError naming the option when the options are invalid, incompatible, or
 // cannot run on this checkpoint with this prompt (lengths contract, max_seq_len).
 void validate(const GenerateOptions& options, const Checkpoint& checkpoint,
