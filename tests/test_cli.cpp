@@ -456,8 +456,13 @@ TEST_CASE("an unknown option or subcommand names the closest one and the subcomm
   require_usage_failure("frobnicate", {"unknown subcommand 'frobnicate'", "generate, info"});
   // CLI11's own errors point at the subcommand's --help too.
   require_usage_failure("batch -o out.jsonl", {"--input", "see dlm batch --help"});
+  // The bare prompt is one argument.
   require_usage_failure("generate " + kPrompt + " 'a second prompt'",
-                        {"a second prompt", "see dlm generate --help"});
+                        {"the prompt is given twice, by --prompt and as 'a second prompt'",
+                         "see dlm generate --help"});
+  require_usage_failure("generate -n 8 In the beginning",
+                        {"dlm generate takes one prompt, not 3 words",
+                         "dlm generate \"In the beginning\""});
 }
 
 TEST_CASE("llama.cpp flags that mean nothing here are errors, not values", "[cli][usage]") {

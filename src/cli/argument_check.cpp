@@ -95,13 +95,20 @@ const ForeignFlag* foreign_flag(const std::string& name) {
                                near.empty() ? "" : " (did you mean " + near + "?)", help));
 }
 
-// Checks one argument that starts with a dash; true when the next argument is its value.
-bool check_option(const CLI::App& scope, const std::string& arg) {
+// What one argument that starts with a dash holds: the option in it that takes a value
+// (nullptr: flags only), and whether that value is the next argument.
+struct Checked {
+  const CLI::Option* valued = nullptr;
+  bool takes_next = false;
+};
+
+Checked check_option(const CLI::App& scope, const std::string& arg) {
   const std::string name = arg.substr(0, arg.find('='));
   if (arg[1] == '-' || arg.size() == 2) {  // --name, --name=value, -x
     const CLI::Option* option = scope.get_option_no_throw(name);
     if (option == nullptr) unknown_option(scope, name);
-    return takes_value(*option) && name.size() == arg.size();
+    if (!takes_value(*option)) return {};
+    return {option, name.size() == arg.size()};
   }
   if (foreign_flag(name) != nullptr) unknown_option(scope, name);  // -fa is not -f a
   // A cluster, as CLI11 reads it: flags (-vq), then at most one option that takes the rest
@@ -111,11 +118,27 @@ bool check_option(const CLI::App& scope, const std::string& arg) {
     if (option == nullptr) unknown_option(scope, arg);
     if (!takes_value(*option)) continue;
     const std::string rest = arg.substr(k + 1);
-    if (rest.empty()) return true;
-    if (is_numeric(*option) && !starts_number(rest)) unknown_option(scope, arg);
-    return false;
+    if (!rest.empty() && is_numeric(*option) && !starts_number(rest)) unknown_option(scope, arg);
+    return {option, rest.empty()};
   }
-  return false;
+  return {};
+}
+
+// A subcommand with a positional (generate's prompt) takes one: several bare words are a
+// prompt left unquoted, and a bare word besides -p is a second prompt.
+void check_words(const CLI::App& cmd, const std::vector<std::string>& words, bool named) {
+  const auto positionals = cmd.get_options([](const CLI::Option* o) { return o->get_positional(); });
+  if (positionals.empty() || words.size() + (named ? 1 : 0) <= 1) return;
+  std::string what = positionals.front()->get_name(true);
+  for (auto& c : what) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (named) {
+    throw UsageError(fmt::format("the {} is given twice, by {} and as '{}'; give it once; see {}",
+                                 what, positionals.front()->get_name(), words.front(),
+                                 help_command(&cmd)));
+  }
+  throw UsageError(fmt::format("dlm {} takes one {}, not {} words; quote it: dlm {} \"{}\"",
+                               cmd.get_name(), what, words.size(), cmd.get_name(),
+                               fmt::join(words, " ")));
 }
 
 const CLI::App* find_subcommand(const CLI::App& app, const std::string& name) {
@@ -156,17 +179,27 @@ std::string help_command(const CLI::App* subcommand) {
 
 const CLI::App* check_arguments(const CLI::App& app, const std::vector<std::string>& args) {
   const CLI::App* subcommand = nullptr;
+  std::vector<std::string> words;  // bare arguments after the subcommand
+  bool named = false;              // its positional option was also given by name (-p)
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
-    if (arg == "--") break;  // the rest are positionals
+    if (arg == "--") {  // the rest are positionals
+      words.insert(words.end(), args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
+      break;
+    }
     const bool option = arg.size() >= 2 && arg[0] == '-' &&
                         std::isdigit(static_cast<unsigned char>(arg[1])) == 0;  // -5 is a value
     if (option) {
-      if (check_option(subcommand ? *subcommand : app, arg)) ++i;
+      const Checked checked = check_option(subcommand ? *subcommand : app, arg);
+      named = named || (checked.valued != nullptr && checked.valued->get_positional());
+      if (checked.takes_next) ++i;
     } else if (subcommand == nullptr) {
       subcommand = find_subcommand(app, arg);
-    }  // else a value or the prompt
+    } else {
+      words.push_back(arg);
+    }
   }
+  if (subcommand != nullptr) check_words(*subcommand, words, named);
   return subcommand;
 }
 
