@@ -478,3 +478,103 @@ TEST_CASE("$DLM_MODEL or $DLM_JUDGE naming a missing file is an error naming the
                         {"$DLM_JUDGE", "/nonexistent/judge.pt", "does not exist"},
                         "DLM_JUDGE=/nonexistent/judge.pt");
 }
+
+TEST_CASE("dlm generate takes llama.cpp's flags, a bare prompt and names in any case", "[cli]") {
+  const json& expected = sampled_record();  // -n 16 --steps 16 --temperature 0.8 --seed 11
+  const json llama = run_json("generate -t 1 --n-predict 16 --diffusion-steps 16 "
+                              "--diffusion-block-length 32 --temp 0.8 -s 11 "
+                              "--diffusion-algorithm 4 'And God said'");
+  CHECK(llama.at("prompt_token_ids") == expected.at("prompt_token_ids"));
+  CHECK(llama.at("token_ids") == expected.at("token_ids"));
+  CHECK(llama.at("seed") == 11);
+  // The bare prompt after a repeatable option is still the prompt.
+  const json after_stop = run_json(kSampled + " --stop Amen 'And God said'");
+  CHECK(after_stop.at("prompt_token_ids") == expected.at("prompt_token_ids"));
+  // --algorithm Entropy is entropy, and so is llama.cpp's 1.
+  const std::string entropy = kSampled + " " + kPrompt + " --algorithm ";
+  const json lower = run_json(entropy + "entropy");
+  CHECK(run_json(entropy + "Entropy").at("token_ids") == lower.at("token_ids"));
+  CHECK(run_json(kSampled + " " + kPrompt + " --diffusion-algorithm 1").at("token_ids") ==
+        lower.at("token_ids"));
+  // --diffusion-eps is --eps; --diffusion-visual is --visual (plain text without a terminal).
+  const std::string timestep = kSampled + " " + kPrompt + " --schedule timestep ";
+  CHECK(run_json(timestep + "--diffusion-eps 0.01").at("token_ids") ==
+        run_json(timestep + "--eps 0.01").at("token_ids"));
+  CHECK(run_ok(kSampled + " " + kPrompt + " --diffusion-visual").out == sampled_text().out);
+}
+
+TEST_CASE("--seed -1 draws a seed that --json and --stats report and that reruns", "[cli]") {
+  const std::string args = kGenerate + " --temperature 0.8 " + kPrompt + " --json --stats";
+  const CliResult first = run_ok(args + " --seed -1");
+  const CliResult second = run_ok(args + " -s -1");
+  const json a = parse_record(first.out), b = parse_record(second.out);
+  const std::uint64_t seed = a.at("seed").get<std::uint64_t>();
+  CHECK(seed <= (std::uint64_t{1} << 53) - 1);
+  CHECK(seed != b.at("seed").get<std::uint64_t>());  // equal once in 2^53 runs
+  CHECK_THAT(first.err, Contains("| seed " + std::to_string(seed) + "\n"));
+  const json rerun = run_json(kGenerate + " --temperature 0.8 " + kPrompt + " --seed " +
+                              std::to_string(seed));
+  CHECK(rerun.at("token_ids") == a.at("token_ids"));
+  CHECK(rerun.at("seed") == seed);
+}
+
+TEST_CASE("dlm refuses seeds above 2^53 - 1 before loading a model", "[cli][usage]") {
+  TempDir dir;
+  dlm_test::write_file(dir.file("in.jsonl"), "{\"prompt\": \"a\"}\n");
+  const std::string missing = " -m /nonexistent.pt";
+  require_usage_failure("generate --seed 9007199254740992" + missing + " " + kPrompt,
+                        {"--seed 9007199254740992 is above 2^53 - 1 = 9007199254740991"});
+  require_usage_failure("batch -i " + shell_quote(dir.file("in.jsonl")) + " -o " +
+                            shell_quote(dir.file("out.jsonl")) + " -s 18446744073709551615" + missing,
+                        {"--seed 18446744073709551615 is above 2^53 - 1"});
+  require_usage_failure("generate --seed -2" + missing + " " + kPrompt,
+                        {"--seed '-2'", "-1 for a random seed"});
+}
+
+TEST_CASE("an unknown option or subcommand names the closest one and the subcommand's --help",
+          "[cli][usage]") {
+  require_usage_failure("generate --temprature 0.8 " + kPrompt,
+                        {"unknown option --temprature (did you mean --temperature?)",
+                         "see dlm generate --help"});
+  require_usage_failure("generate --max_new_tokens 8 " + kPrompt,
+                        {"(did you mean --max-new-tokens?)"});
+  require_usage_failure("generate -steps 8 " + kPrompt, {"unknown option -steps (did you mean --steps?)"});
+  require_usage_failure("batch -i in.jsonl -o out.jsonl --bach-size 4",
+                        {"did you mean --batch-size?", "see dlm batch --help"});
+  require_usage_failure("genrate " + kPrompt,
+                        {"unknown subcommand 'genrate' (did you mean 'generate'?)", "dlm --help"});
+  require_usage_failure("frobnicate", {"unknown subcommand 'frobnicate'", "generate, info"});
+  // CLI11's own errors point at the subcommand's --help too.
+  require_usage_failure("batch -o out.jsonl", {"--input", "see dlm batch --help"});
+  // The bare prompt is one argument.
+  require_usage_failure("generate " + kPrompt + " 'a second prompt'",
+                        {"the prompt is given twice, by --prompt and as 'a second prompt'",
+                         "see dlm generate --help"});
+  require_usage_failure("generate -n 8 In the beginning",
+                        {"dlm generate takes one prompt, not 3 words",
+                         "dlm generate \"In the beginning\""});
+}
+
+TEST_CASE("llama.cpp flags that mean nothing here are errors, not values", "[cli][usage]") {
+  // CLI11 alone reads -ngl as -n gl.
+  for (const std::string& command :
+       std::vector<std::string>{"generate " + kPrompt, "batch -i in.jsonl -o out.jsonl"}) {
+    INFO(command);
+    const CliResult r = run_dlm(command + " -ngl 99");
+    CHECK_THAT(r.err, !Contains("max-new-tokens"));
+    require_usage_failure(command + " -ngl 99",
+                          {"unknown option -ngl (llama.cpp's GPU-layers flag has no meaning here; "
+                           "dlm runs on --device)", "--help"});
+  }
+  require_usage_failure("generate --n-gpu-layers 99 " + kPrompt, {"--n-gpu-layers", "--device"});
+  require_usage_failure("generate -c 2048 " + kPrompt, {"unknown option -c", "context"});
+  require_usage_failure("generate -fa " + kPrompt, {"unknown option -fa", "flash-attention"});
+  // A cluster CLI11 would split into a number option and a word is unknown as a whole...
+  require_usage_failure("generate -temp 0.8 " + kPrompt,
+                        {"unknown option -temp (did you mean --temp?)"});
+  // ...while valid clusters still work: flags together, a short option with its value.
+  const CliResult r = run_dlm("generate -qt1 -n16 --steps 16 --json " + kPrompt);
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(parse_record(r.out).at("token_ids").size() <= 16);
+}

@@ -177,9 +177,9 @@ TEST_CASE("each option reads back what it prints and rejects text that is not a 
   CHECK(o.max_memory == 2 * 1024 * 1024);
   dlm::find_option("stop")->set(o, {"a", "b"});
   CHECK(o.stop == std::vector<std::string>{"a", "b"});
-  dlm::find_option("seed")->set(o, {"18446744073709551615"});
-  CHECK(o.seed == 18446744073709551615ULL);
-  dlm_test::require_usage_error([&] { dlm::find_option("seed")->set(o, {"-1"}); }, {"--seed '-1'"});
+  dlm::find_option("seed")->set(o, {"9007199254740991"});
+  CHECK(o.seed == dlm::kMaxSeed);
+  dlm_test::require_usage_error([&] { dlm::find_option("seed")->set(o, {"-2"}); }, {"--seed '-2'"});
   dlm_test::require_usage_error([&] { dlm::find_option("algorithm")->set(o, {"greedy"}); },
                                 {"--algorithm 'greedy'", "confidence"});
 }
@@ -353,7 +353,9 @@ TEST_CASE("--help of generate, batch and sweep shows every option with its defau
       for (const auto& a : spec.aliases) CHECK_THAT(line, Contains(a + ","));
       std::string shown = dlm::option_text(spec, command == "sweep" ? sweep_base : d);
       if (command == "sweep" && spec.axis) shown = dlm::axis_text(grid, spec.name);
-      if (!shown.empty()) CHECK_THAT(line, Contains("=" + shown + " "));  // CLI11: "INT=128 "
+      // CLI11: "INT=128 " (or "INT=128" at the end of the line, when the names are long and
+      // the help goes on the next line).
+      if (!shown.empty()) CHECK_THAT(line + " ", Contains("=" + shown + " "));
     }
   }
 }
@@ -444,5 +446,74 @@ TEST_CASE("records that set the newer keys run in one batch as they run alone",
     INFO(records[i]);
     CHECK(dlm::generate(model, requests[i].prompt_ids, requests[i].options).token_ids ==
           together[i].token_ids);
+  }
+}
+
+TEST_CASE("llama.cpp's spellings are aliases of the registry entries", "[options]") {
+  const std::vector<std::pair<std::string, std::string>> aliases{
+      {"--temp", "temperature"},          {"-s", "seed"},
+      {"--n-predict", "max-new-tokens"},  {"-n", "max-new-tokens"},
+      {"--diffusion-steps", "steps"},     {"--diffusion-block-length", "block-length"},
+      {"--diffusion-eps", "eps"},         {"--diffusion-algorithm", "algorithm"}};
+  for (const auto& [alias, name] : aliases) {
+    INFO(alias);
+    const OptionSpec* spec = dlm::find_option(alias);
+    REQUIRE(spec != nullptr);
+    CHECK(spec->name == name);
+    CHECK(std::count(spec->aliases.begin(), spec->aliases.end(), alias) == 1);
+  }
+  // llama.cpp's --diffusion-algorithm numbers (ORIGIN, ENTROPY_BASED, MARGIN_BASED, RANDOM,
+  // CONFIDENCE_BASED), and names in any case.
+  const std::vector<std::pair<std::string, dlm::Algorithm>> algorithms{
+      {"0", dlm::Algorithm::kOrigin},      {"1", dlm::Algorithm::kEntropy},
+      {"2", dlm::Algorithm::kMargin},      {"3", dlm::Algorithm::kRandom},
+      {"4", dlm::Algorithm::kConfidence},  {"Entropy", dlm::Algorithm::kEntropy},
+      {"MARGIN", dlm::Algorithm::kMargin}, {"Low_Confidence", dlm::Algorithm::kConfidence}};
+  for (const auto& [text, algorithm] : algorithms) {
+    INFO(text);
+    GenerateOptions o;
+    dlm::find_option("--diffusion-algorithm")->set(o, {text});
+    CHECK(o.algorithm == algorithm);
+  }
+  GenerateOptions o;
+  dlm::find_option("cache")->set(o, {"Dual"});
+  CHECK(o.cache == dlm::CacheMode::kDual);
+  dlm::find_option("schedule")->set(o, {"TimeStep"});
+  CHECK(o.schedule == dlm::Schedule::kTimestep);
+  dlm_test::require_usage_error([&] { dlm::find_option("algorithm")->set(o, {"5"}); },
+                                {"--algorithm '5' is not known", "llama.cpp's numbers 0-4"});
+  dlm_test::require_usage_error([&] { dlm::find_option("style")->set(o, {"GPT"}); },
+                                {"--style 'GPT' is not known", "llada"});
+}
+
+TEST_CASE("--seed -1 draws a seed; seeds above 2^53 - 1 are refused, in records too",
+          "[options][batch]") {
+  const OptionSpec& seed = *dlm::find_option("seed");
+  GenerateOptions a, b;
+  seed.set(a, {"-1"});
+  seed.set(b, {"-1"});
+  CHECK(a.seed <= dlm::kMaxSeed);
+  CHECK(b.seed <= dlm::kMaxSeed);
+  CHECK(a.seed != b.seed);  // equal once in 2^53 runs
+  CHECK(seed.get(a) == std::vector<std::string>{std::to_string(a.seed)});  // the drawn seed
+  for (const std::string too_big : {"9007199254740992", "18446744073709551615",
+                                    "99999999999999999999999"}) {
+    INFO(too_big);
+    dlm_test::require_usage_error([&] { seed.set(a, {too_big}); },
+                                  {"--seed " + too_big + " is above 2^53 - 1 = 9007199254740991",
+                                   "-1 for a random one"});
+  }
+  std::set<std::string> unknown;
+  auto r = dlm::parse_batch_record(R"({"prompt": "a", "seed": 9007199254740992})", 4, {}, 0, unknown);
+  CHECK_THAT(r.error, Contains("line 4: --seed 9007199254740992 is above 2^53 - 1"));
+  r = dlm::parse_batch_record(R"({"prompt": "a", "seed": 9007199254740991})", 4, {}, 0, unknown);
+  CHECK(r.error.empty());
+  CHECK(r.options.seed == dlm::kMaxSeed);
+  r = dlm::parse_batch_record(R"({"prompt": "a", "seed": -1})", 4, {}, 0, unknown);
+  CHECK(r.error.empty());
+  CHECK(r.options.seed <= dlm::kMaxSeed);
+  // A derived seed is one a record could name: it fits too.
+  for (const std::string id : {"a", "b", "line-1", "q17"}) {
+    CHECK(dlm::derive_seed(dlm::kMaxSeed, id) <= dlm::kMaxSeed);
   }
 }

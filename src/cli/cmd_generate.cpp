@@ -49,10 +49,10 @@ void print_stats(const GenerationResult& r, std::int64_t canvas_tokens) {
   std::cerr << fmt::format(
       "stats: load {:.0f} ms | {} forward calls, {:.0f} ms in forward | {} tokens in {:.2f} s = "
       "{:.2f} tokens/s ({} before end of sequence) | outside forward {:.1f}% of generation time "
-      "| cache {} ({})\n",
+      "| cache {} ({}) | seed {}\n",
       r.load_ms, r.nfe, r.forward_ms, canvas_tokens, gen_ms / 1000.0,
       gen_ms > 0 ? canvas_tokens * 1000.0 / gen_ms : 0.0, r.token_ids.size(), outside, r.cache,
-      format_bytes(r.cache_bytes));
+      format_bytes(r.cache_bytes), r.seed);
 }
 
 int run(GenerateCommand& c, CLI::App& cmd) {
@@ -96,13 +96,15 @@ Runner add_generate(CLI::App& app) {
   auto c = std::make_shared<GenerateCommand>();
   CLI::App* cmd = app.add_subcommand("generate", "Generate text from a prompt, streamed as it becomes final");
   add_sampling_flags(*cmd, c->flags);
-  auto* prompt = cmd->add_option("-p,--prompt", c->prompt, "Prompt text (empty: unconditional)");
+  // PROMPT: the prompt may also come bare, as in `dlm generate "In the beginning"`.
+  auto* prompt = cmd->add_option("-p,--prompt,PROMPT", c->prompt,
+                                 "Prompt text, also given bare (empty: unconditional)");
   auto* file = cmd->add_option("-f,--file", c->prompt_file, "Read the prompt from a file ('-': stdin); default: stdin when it is not a terminal");
   prompt->excludes(file);
-  auto* visual = cmd->add_flag("--visual", c->visual, "Redraw the whole canvas in place each step (terminal only)");
+  auto* visual = cmd->add_flag("--visual,--diffusion-visual", c->visual, "Redraw the whole canvas in place each step (terminal only)");
   auto* json = cmd->add_flag("--json", c->json, "Print one JSON record instead of streaming text");
   visual->excludes(json);
-  cmd->add_flag("--stats", c->stats, "Print load time, forward calls, tokens/s and overhead to stderr");
+  cmd->add_flag("--stats", c->stats, "Print load time, forward calls, tokens/s, overhead, cache and seed to stderr");
   add_log_options(*cmd, c->log);
   return [c, cmd] { return run(*c, *cmd); };
 }

@@ -6,7 +6,10 @@
 
 #include <cstdio>
 #include <iostream>
+#include <string>
+#include <vector>
 
+#include "cli/argument_check.h"
 #include "cli/commands.h"
 #include "dlm/model/checkpoint.h"
 #include "dlm/error.h"
@@ -38,8 +41,13 @@ int main(int argc, char** argv) {
   std::vector<dlm::cli::Runner> runners{dlm::cli::add_generate(app), dlm::cli::add_info(app),
                                        dlm::cli::add_sweep(app), dlm::cli::add_batch(app),
                                        dlm::cli::add_options(app)};
+  const CLI::App* subcommand = nullptr;  // for the --help that usage errors point at
   try {
+    subcommand = dlm::cli::check_arguments(app, std::vector<std::string>(argv + 1, argv + argc));
     app.parse(argc, argv);
+  } catch (const dlm::UsageError& e) {
+    std::cerr << "dlm: error: " << e.what() << std::endl;
+    return 2;
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
@@ -47,7 +55,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::cerr << "dlm: error: " << e.what() << "; see dlm --help" << std::endl;
+    std::cerr << "dlm: error: " << e.what() << "; see " << dlm::cli::help_command(subcommand)
+              << std::endl;
     return 2;
   }
   try {

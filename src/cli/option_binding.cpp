@@ -21,7 +21,10 @@ CLI::Option* GivenOptions::bind(CLI::App& cmd, const OptionSpec& spec, const std
                         const std::string& default_text) {
   CLI::Option* option = nullptr;
   if (spec.is_list()) {
+    // One value per occurrence (--stop a --stop b): a list never swallows the bare prompt.
     option = cmd.add_option(spec.cli_names(), lists_[spec.name], help)
+                 ->expected(1)
+                 ->allow_extra_args(false)
                  ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   } else {
     option = cmd.add_option(spec.cli_names(), values_[spec.name], help);

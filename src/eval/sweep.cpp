@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -107,14 +108,17 @@ std::vector<Algorithm> parse_algorithm_axis(const std::string& text) {
 }
 
 std::vector<std::string> parse_cache_axis(const std::string& text) {
-  const auto items = split_axis("--cache", text);
-  for (const auto& item : items) {
-    if (std::find(kCacheModes.begin(), kCacheModes.end(), item) == kCacheModes.end()) {
+  std::vector<std::string> modes;
+  for (const auto& item : split_axis("--cache", text)) {
+    std::string mode = item;  // in any case, as every name
+    for (auto& c : mode) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (std::find(kCacheModes.begin(), kCacheModes.end(), mode) == kCacheModes.end()) {
       throw UsageError(fmt::format("--cache '{}' is not known; valid: {}", item,
                                    fmt::join(kCacheModes, ", ")));
     }
+    modes.push_back(mode);
   }
-  return items;
+  return modes;
 }
 
 void set_axis(SweepGrid& grid, const std::string& name, const std::string& text) {

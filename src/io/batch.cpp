@@ -101,7 +101,7 @@ GenerateOptions record_defaults(const GenerateOptions& options) {
 }
 
 std::uint64_t derive_seed(std::uint64_t run_seed, std::string_view id) {
-  return mix64(run_seed ^ mix64(fnv1a64(id)));
+  return mix64(run_seed ^ mix64(fnv1a64(id))) & kMaxSeed;
 }
 
 BatchRecord parse_batch_record(std::string_view text, std::int64_t line,

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
 #include <utility>
 
 #include "dlm/error.h"
@@ -22,15 +23,32 @@ const Names<Algorithm>& algorithm_names() {
   return names;
 }
 
+// llama.cpp's --diffusion-algorithm numbers (examples/diffusion/diffusion-cli.cpp:
+// ORIGIN = 0, ENTROPY_BASED = 1, MARGIN_BASED = 2, RANDOM = 3, CONFIDENCE_BASED = 4).
+const Names<Algorithm>& llama_cpp_algorithms() {
+  static const Names<Algorithm> numbers{{"0", Algorithm::kOrigin},  {"1", Algorithm::kEntropy},
+                                        {"2", Algorithm::kMargin},  {"3", Algorithm::kRandom},
+                                        {"4", Algorithm::kConfidence}};
+  return numbers;
+}
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// Names match in any case (`Entropy`, `DUAL`); `more` is the error's tail after the names.
 template <typename Enum>
-Enum parse(const Names<Enum>& names, const std::string& name, const char* option) {
+Enum parse(const Names<Enum>& names, const std::string& name, const char* option,
+           const std::string& more = "") {
+  const std::string key = lower(name);
   std::vector<std::string> valid;
   for (const auto& [n, value] : names) {
-    if (n == name) return value;
+    if (n == key) return value;
     valid.push_back(n);
   }
-  throw UsageError(fmt::format("{} '{}' is not known; valid: {}", option, name,
-                               fmt::join(valid, ", ")));
+  throw UsageError(fmt::format("{} '{}' is not known; valid: {}{}", option, name,
+                               fmt::join(valid, ", "), more));
 }
 
 template <typename Enum>
@@ -51,7 +69,10 @@ const Names<CacheMode> kCacheModes{{"auto", CacheMode::kAuto}, {"none", CacheMod
 }  // namespace
 
 Algorithm parse_algorithm(const std::string& name) {
-  return parse(algorithm_names(), name, "--algorithm");
+  for (const auto& [number, value] : llama_cpp_algorithms()) {
+    if (name == number) return value;
+  }
+  return parse(algorithm_names(), name, "--algorithm", " (or llama.cpp's numbers 0-4)");
 }
 Style parse_style(const std::string& name) { return parse(kStyles, name, "--style"); }
 Schedule parse_schedule(const std::string& name) { return parse(kSchedules, name, "--schedule"); }

@@ -4,9 +4,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
+#include <random>
 
 #include "dlm/error.h"
 #include "dlm/sampling/options.h"
@@ -27,12 +29,18 @@ std::int64_t parse_integer(const std::string& flag, const std::string& text) {
   return v;
 }
 
-std::uint64_t parse_unsigned(const std::string& flag, const std::string& text) {
-  char* end = nullptr;
+std::uint64_t parse_seed(const std::string& flag, const std::string& text) {
+  if (text == "-1") return draw_seed();
+  const bool digits = !text.empty() && std::all_of(text.begin(), text.end(), [](unsigned char c) {
+    return std::isdigit(c) != 0;
+  });
+  require(digits, fmt::format("{} '{}' is not a whole number >= 0 (or -1 for a random seed); for "
+                              "example {} 7", flag, text, flag));
   errno = 0;
-  const unsigned long long v = std::strtoull(text.c_str(), &end, 10);
-  require(text.find('-') == std::string::npos && errno == 0 && end != text.c_str() && *end == '\0',
-          fmt::format("{} '{}' is not a whole number >= 0; for example {} 7", flag, text, flag));
+  const unsigned long long v = std::strtoull(text.c_str(), nullptr, 10);
+  require(errno == 0 && v <= kMaxSeed,
+          fmt::format("{} {} is above 2^53 - 1 = {}, the largest seed JSON readers keep exactly; "
+                      "use a smaller seed, or -1 for a random one", flag, text, kMaxSeed));
   return v;
 }
 
@@ -45,6 +53,12 @@ double parse_number(const std::string& flag, const std::string& text) {
 }
 
 }  // namespace detail
+
+std::uint64_t draw_seed() {
+  std::random_device device;
+  const std::uint64_t high = device(), low = device();
+  return ((high << 32) ^ low) & kMaxSeed;
+}
 
 std::int64_t parse_byte_size(const std::string& text, const std::string& option) {
   std::size_t used = 0;

@@ -75,17 +75,23 @@ std::vector<OptionSpec> make_registry() {
     return r.back();
   };
 
+  // Aliases are the spellings users bring from llama.cpp (`llama-cli`, `llama-diffusion-cli`).
   add(integer("max-new-tokens", &O::max_new_tokens), "Tokens to generate", "256",
       {"max_new_tokens", "max_tokens"})
-      .aliases = {"-n"};
-  add(integer("steps", &O::steps), "Denoising steps, spread over the blocks; without --steps, as many as -n (one token per step)", "64", {"steps"})
-      .axis = true;
-  add(integer("block-length", &O::block_length), "Tokens per block (semi-autoregressive schedule)",
-      "16", {"block_length"})
-      .axis = true;
-  add(number("temperature", &O::temperature), "Sampling temperature; 0 is greedy", "0.8",
-      {"temperature"})
-      .check = [](const O& o) {
+      .aliases = {"-n", "--n-predict"};
+  auto& steps = add(integer("steps", &O::steps), "Denoising steps, spread over the blocks; without --steps, as many as -n (one token per step)", "64",
+                    {"steps"});
+  steps.aliases = {"--diffusion-steps"};
+  steps.axis = true;
+  auto& block_length = add(integer("block-length", &O::block_length),
+                           "Tokens per block (semi-autoregressive schedule)", "16",
+                           {"block_length"});
+  block_length.aliases = {"--diffusion-block-length"};
+  block_length.axis = true;
+  auto& temperature = add(number("temperature", &O::temperature),
+                          "Sampling temperature; 0 is greedy", "0.8", {"temperature"});
+  temperature.aliases = {"--temp"};
+  temperature.check = [](const O& o) {
     require(std::isfinite(o.temperature) && o.temperature >= 0,
             fmt::format("--temperature {} must be a finite number >= 0; try 0 (greedy) or 0.8",
                         o.temperature));
@@ -93,14 +99,20 @@ std::vector<OptionSpec> make_registry() {
   {
     OptionSpec seed = base("seed", ValueType::kInteger);
     seed.get = [](const O& o) { return Texts{std::to_string(o.seed)}; };
-    seed.set = [](O& o, const Texts& v) { o.seed = detail::parse_unsigned("--seed", v.back()); };
-    add(std::move(seed), "Random seed: the same seed gives the same tokens", "7", {"seed"});
+    seed.set = [](O& o, const Texts& v) { o.seed = detail::parse_seed("--seed", v.back()); };
+    add(std::move(seed),
+        "Random seed: the same seed gives the same tokens; -1 draws a fresh one (reported by "
+        "--stats and --json); at most 2^53 - 1",
+        "7", {"seed"})
+        .aliases = {"-s"};
   }
-  add(named("algorithm", &O::algorithm, &parse_algorithm),
-      "Unmasking rule: confidence (low_confidence, maskgit_plus), margin (topk_margin), entropy, "
-      "random, origin, ancestral (ddpm_cache)",
-      "margin", {"algorithm"})
-      .axis = true;
+  auto& algorithm = add(named("algorithm", &O::algorithm, &parse_algorithm),
+                        "Unmasking rule: confidence (low_confidence, maskgit_plus), margin "
+                        "(topk_margin), entropy, random, origin, ancestral (ddpm_cache); any case; "
+                        "or llama.cpp's numbers 0-4 (origin, entropy, margin, random, confidence)",
+                        "margin", {"algorithm"});
+  algorithm.aliases = {"--diffusion-algorithm"};
+  algorithm.axis = true;
   add(named("style", &O::style, &parse_style),
       "Candidate draw and score: llada (Gumbel-max, unperturbed softmax) or dream (filtered "
       "categorical)",
@@ -108,7 +120,8 @@ std::vector<OptionSpec> make_registry() {
   add(named("schedule", &O::schedule, &parse_schedule),
       "block (LLaDA semi-autoregressive) or timestep (Dream/MDLM linspace(1, eps, steps+1))",
       "timestep", {"schedule"});
-  add(number("eps", &O::eps), "Final time of the timestep schedule", "0.0001", {"eps"});
+  add(number("eps", &O::eps), "Final time of the timestep schedule", "0.0001", {"eps"})
+      .aliases = {"--diffusion-eps"};
   add(integer("top-k", &O::top_k), "Keep the k most likely tokens (0: off)", "40", {"top_k"})
       .check = [](const O& o) {
     require(o.top_k >= 0, fmt::format("--top-k {} must be >= 0 (0 turns it off)", o.top_k));

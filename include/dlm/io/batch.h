@@ -36,7 +36,8 @@ BatchRecord parse_batch_record(std::string_view text, std::int64_t line,
 // what a record without settings runs with.
 GenerateOptions record_defaults(const GenerateOptions& options);
 
-// Seed of a record without one: a 64-bit hash of the run's seed and the record's id.
+// Seed of a record without one: a hash of the run's seed and the record's id, cut to
+// kMaxSeed so that the output record's seed reads back exactly (and runs as a record's seed).
 std::uint64_t derive_seed(std::uint64_t run_seed, std::string_view id);
 
 // A deterministic subset of the records: shard `index` of `count` owns a record when

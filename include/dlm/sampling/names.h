@@ -44,7 +44,8 @@ enum class CacheMode {
   kDual,    // later steps run the block only, against cached prefix and suffix
 };
 
-// Parse a name (or a reference alias); throw UsageError listing the valid names.
+// Parse a name, in any case (or a reference alias; parse_algorithm also takes llama.cpp's
+// --diffusion-algorithm numbers 0-4); throw UsageError listing the valid names.
 Algorithm parse_algorithm(const std::string& name);
 Style parse_style(const std::string& name);
 Schedule parse_schedule(const std::string& name);

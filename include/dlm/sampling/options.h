@@ -21,7 +21,7 @@ struct GenerateOptions {
   std::int64_t steps = 128;
   std::int64_t block_length = 32;
   double temperature = 0.0;
-  std::uint64_t seed = 0;
+  std::uint64_t seed = 0;            // at most kMaxSeed; `--seed -1` draws one (draw_seed)
   Algorithm algorithm = Algorithm::kConfidence;
   Style style = Style::kLlada;
   Schedule schedule = Schedule::kBlock;
@@ -62,7 +62,7 @@ enum class ValueType {
 // One sampling option, declared once; every front end binds to it.
 struct OptionSpec {
   std::string name;                     // long name without dashes; also its TOML key
-  std::vector<std::string> aliases;     // other spellings, dashes included ("-n")
+  std::vector<std::string> aliases;     // other spellings, dashes included ("-n", "--temp")
   ValueType type = ValueType::kInteger;
   std::string help;
   std::vector<std::string> jsonl_keys;  // batch record keys; empty: not per record
@@ -82,6 +82,13 @@ struct OptionSpec {
   std::string cli_names() const;                      // CLI11 spelling: "-n,--max-new-tokens"
   bool is_list() const { return type == ValueType::kTextList; }
 };
+
+// The largest seed: JSON readers (JavaScript, jq) keep integers up to 2^53 - 1 exactly, and a
+// seed in an output record must read back as the seed that ran.
+inline constexpr std::uint64_t kMaxSeed = (std::uint64_t{1} << 53) - 1;
+
+// A fresh seed in [0, kMaxSeed] from std::random_device (`--seed -1`).
+std::uint64_t draw_seed();
 
 // Every sampling option, in GenerateOptions' field order.
 const std::vector<OptionSpec>& option_registry();
