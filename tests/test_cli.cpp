@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "dlm/version.h"
 #include "test_support.h"
 
 using Catch::Matchers::Contains;
@@ -92,6 +93,7 @@ TEST_CASE("dlm --version prints the version and exits 0", "[cli]") {
   const CliResult r = run_ok("--version");
   CHECK_THAT(r.out, StartsWith("dlm 0."));
   CHECK_THAT(r.out, Contains("libtorch"));
+  CHECK_THAT(r.out, Contains("commit " + dlm::build_commit()));  // the build's own commit
 }
 
 TEST_CASE("dlm generate prints a completion", "[cli]") {

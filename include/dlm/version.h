@@ -4,7 +4,7 @@
 
 namespace dlm {
 
-// "dlm 0.1.0 (libtorch 1.13.1, CPU)" style description for --version.
+// "dlm 0.1.0 (libtorch 1.13.1, CPU; commit <hash>)" style description for --version.
 std::string build_info();
 
 // The git commit of the source tree the binary was built from, "-dirty" appended when

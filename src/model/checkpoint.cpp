@@ -262,7 +262,7 @@ std::vector<std::string> Checkpoint::methods() const {
 
 namespace dlm {
 std::string build_info() {
-  return fmt::format("dlm {} (libtorch {}, {})", DLM_VERSION, TORCH_VERSION,
-                     torch::cuda::is_available() ? "CUDA available" : "CPU");
+  return fmt::format("dlm {} (libtorch {}, {}; commit {})", DLM_VERSION, TORCH_VERSION,
+                     torch::cuda::is_available() ? "CUDA available" : "CPU", build_commit());
 }
 }  // namespace dlm
