@@ -526,3 +526,20 @@ TEST_CASE("scripts/dlm_batch.sbatch finds dlm when Slurm runs its spooled copy",
   CHECK(lost.exit_code == 2);
   CHECK_THAT(lost.err, Catch::Matchers::Contains("DLM=/absolute/path/to/dlm"));
 }
+
+TEST_CASE("the README's example batch input and prompt file are valid", "[batch]") {
+  const std::string dir = std::string(DLM_SOURCE_DIR) + "/scripts/data/examples/";
+  std::istringstream in(dlm_test::read_file(dir + "prompts.jsonl"));
+  int records = 0;
+  for (std::string line; std::getline(in, line);) {
+    std::set<std::string> unknown;
+    const auto r = parse(line, &unknown);
+    INFO(line);
+    CHECK(r.error.empty());
+    CHECK(unknown.empty());
+    CHECK(!r.prompt.empty());
+    ++records;
+  }
+  CHECK(records == 4);
+  CHECK(!dlm_test::read_file(dir + "prompt.txt").empty());
+}
