@@ -580,3 +580,17 @@ TEST_CASE("llama.cpp flags that mean nothing here are errors, not values", "[cli
   CHECK(r.exit_code == 0);
   CHECK(parse_record(r.out).at("token_ids").size() <= 16);
 }
+
+TEST_CASE("An empty completion gets one notice naming the way out", "[cli]") {
+  // The shipped model ends the text at once after a sentence that ends a verse.
+  const auto empty = run_dlm("generate -t 1 --json -n 16 -p 'Jesus wept.'");
+  REQUIRE(empty.exit_code == 0);
+  REQUIRE(parse_record(empty.out)["token_ids"].empty());
+  CHECK_THAT(empty.err, Contains("the completion is empty"));
+  CHECK_THAT(empty.err, Contains("--eos suppress"));
+  // The way out works, and a non-empty completion gets no notice.
+  const auto suppressed = run_dlm("generate -t 1 --json -n 16 --eos suppress -p 'Jesus wept.'");
+  REQUIRE(suppressed.exit_code == 0);
+  CHECK(!parse_record(suppressed.out)["token_ids"].empty());
+  CHECK_THAT(suppressed.err, !Contains("the completion is empty"));
+}

@@ -81,6 +81,12 @@ int run(GenerateCommand& c, CLI::App& cmd) {
     observer = std::make_unique<StreamPrinter>();
   }
   const GenerationResult result = generate(*checkpoint, prompt_ids, sampling, observer.get());
+  // An empty completion is a result (exit 0), but never a silent one.
+  if (result.token_ids.empty()) {
+    spdlog::warn("the completion is empty: the text ended at once (an end of sequence or a stop "
+                 "string came first); try --eos suppress (no end of sequence), a prompt that does "
+                 "not end a sentence, or --temperature 0.8");
+  }
   if (c.json) {
     std::cout << to_json(result) << std::endl;
   } else {
