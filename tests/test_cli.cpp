@@ -594,3 +594,12 @@ TEST_CASE("An empty completion gets one notice naming the way out", "[cli]") {
   CHECK(!parse_record(suppressed.out)["token_ids"].empty());
   CHECK_THAT(suppressed.err, !Contains("the completion is empty"));
 }
+
+TEST_CASE("--stats reports generated tokens/s and canvas positions/s apart", "[cli]") {
+  const auto r = run_ok("generate -t 1 --json --stats -n 16 --eos suppress " + kPrompt);
+  const json record = parse_record(r.out);
+  const auto generated = record.at("token_ids").size();
+  CHECK_THAT(r.err, Contains(std::to_string(generated) + " tokens generated = "));
+  CHECK_THAT(r.err, Contains("tokens/s, 16 canvas positions = "));
+  CHECK_THAT(r.err, Contains("positions/s"));
+}

@@ -46,12 +46,16 @@ std::string read_prompt(const GenerateCommand& c, const CLI::App& cmd) {
 void print_stats(const GenerationResult& r, std::int64_t canvas_tokens) {
   const double gen_ms = r.total_ms - r.load_ms;
   const double outside = gen_ms > 0 ? 100.0 * (gen_ms - r.forward_ms) / gen_ms : 0.0;
+  // Generated tokens (the completion, up to its end) and canvas positions (-n, every one
+  // denoised) are different rates: the first is what a reader gets, the second the work.
+  const auto per_s = [&](double n) { return gen_ms > 0 ? n * 1000.0 / gen_ms : 0.0; };
+  const auto generated = static_cast<double>(r.token_ids.size());
   std::cerr << fmt::format(
-      "stats: load {:.0f} ms | {} forward calls, {:.0f} ms in forward | {} tokens in {:.2f} s = "
-      "{:.2f} tokens/s ({} before end of sequence) | outside forward {:.1f}% of generation time "
-      "| cache {} ({}) | seed {}\n",
-      r.load_ms, r.nfe, r.forward_ms, canvas_tokens, gen_ms / 1000.0,
-      gen_ms > 0 ? canvas_tokens * 1000.0 / gen_ms : 0.0, r.token_ids.size(), outside, r.cache,
+      "stats: load {:.0f} ms | {} forward calls, {:.0f} ms in forward | {:.2f} s: {} tokens "
+      "generated = {:.2f} tokens/s, {} canvas positions = {:.2f} positions/s | outside forward "
+      "{:.1f}% of generation time | cache {} ({}) | seed {}\n",
+      r.load_ms, r.nfe, r.forward_ms, gen_ms / 1000.0, r.token_ids.size(), per_s(generated),
+      canvas_tokens, per_s(static_cast<double>(canvas_tokens)), outside, r.cache,
       format_bytes(r.cache_bytes), r.seed);
 }
 
