@@ -9,9 +9,13 @@ packages=(
   libsentencepiece-dev sentencepiece python3-sentencepiece
   libcli11-dev libspdlog-dev libfmt-dev catch2 nlohmann-json3-dev libutfcpp-dev
   bible-kjv bible-kjv-text python3-matplotlib python3-numpy libbenchmark-dev
+  libonig-dev libicu-dev libedit-dev python3-jinja2 libtomlplusplus-dev
 )
 
 missing=()
+# npm (for the test oracles, scripts/npm_deps.sh): Debian's, unless a node with npm is
+# already installed (a NodeSource nodejs bundles npm and conflicts with Debian's package).
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done

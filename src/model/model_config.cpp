@@ -70,6 +70,19 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
     invalid(origin, fmt::format("dtype '{}' must be float32, bfloat16 or float16", c.dtype));
   }
   c.tokenizer = j.value("tokenizer", std::string("sentencepiece"));
+  if (c.tokenizer != "sentencepiece" && c.tokenizer != "hf") {
+    invalid(origin, fmt::format("tokenizer '{}' must be 'sentencepiece' or 'hf'", c.tokenizer));
+  }
+  if (j.contains("chat_format") && !j.at("chat_format").is_null()) {
+    c.chat_format = required<std::string>(j, "chat_format", origin);
+    if (c.chat_format != "llada" && c.chat_format != "chatml") {
+      invalid(origin, fmt::format("chat_format '{}' must be 'llada', 'chatml' or null",
+                                  c.chat_format));
+    }
+  }
+  if (j.contains("chat_system") && !j.at("chat_system").is_null()) {
+    c.chat_system = required<std::string>(j, "chat_system", origin);
+  }
 
   const std::pair<const char*, std::int64_t> ids[] = {
       {"mask_token_id", c.causal && c.mask_id < 0 ? 0 : c.mask_id}, {"eos_token_id", c.eos_id},

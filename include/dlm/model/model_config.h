@@ -23,7 +23,9 @@ struct ModelConfig {
   bool shifted_logits = false;  // Dream style: position i is predicted at output i - 1
   bool causal = false;          // an autoregressive judge: output i predicts token i + 1, no mask id
   std::string dtype = "float32";
-  std::string tokenizer = "sentencepiece";
+  std::string tokenizer = "sentencepiece";  // "sentencepiece" (tokenizer.model) or "hf" (tokenizer.json)
+  std::string chat_format;                 // "llada", "chatml", or empty: no chat format
+  std::optional<std::string> chat_system;  // the system turn used when none is given
   std::string raw_json;  // the file as stored, for `dlm info`
 };
 
