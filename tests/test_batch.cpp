@@ -1,6 +1,9 @@
 // dlm batch: record parsing, shards, the crash-safe output, batch invariance, and the
 // command's guarantees (exit codes, resume, SIGKILL at random moments).
 #include <catch2/catch.hpp>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <nlohmann/json.hpp>
 #include <sys/wait.h>
 
@@ -103,6 +106,20 @@ TEST_CASE("bad batch records become errors naming the line, never exceptions", "
              Catch::Matchers::Contains("\"steps\" has the wrong type"));
   CHECK_THAT(parse(R"({"prompt": "a", "algorithm": "greedy"})").error,
              Catch::Matchers::Contains("--algorithm 'greedy'"));
+  // Numbers past a double, nesting deep enough to overflow a recursive printer, and
+  // floats where integers belong (truncated or undefined behaviour before) are the
+  // record's error.
+  CHECK_THAT(parse(R"({"prompt": "x", "temperature": 1e999})").error,
+             Catch::Matchers::Contains("line 7: malformed JSON"));
+  CHECK_THAT(parse("{\"prompt\": \"x\", \"y\": " + std::string(80000, '[') + std::string(80000, ']') + "}").error,
+             Catch::Matchers::Contains("line 7: arrays and objects nest deeper than 64 levels"));
+  for (const char* record : {R"({"prompt": "x", "max_new_tokens": 4.9})", R"({"prompt": "x", "seed": 0.5})",
+                             R"({"prompt": "x", "steps": 1e300})"}) {
+    INFO(record);
+    CHECK_THAT(parse(record).error, Catch::Matchers::Contains("must be an integer"));
+  }
+  CHECK_THAT(parse(R"({"prompt": "x", "max_new_tokens": 18446744073709551615})").error,
+             Catch::Matchers::Contains("line 7:"));
   std::set<std::string> unknown;
   CHECK(parse(R"({"prompt": "a", "colour": 1, "reference": "b"})", &unknown).error.empty());
   CHECK(unknown == std::set<std::string>{"colour"});
@@ -232,6 +249,54 @@ TEST_CASE("dlm batch exits 2 for unusable arguments or input files", "[batch][cl
     const auto r = run_shell(dlm_batch(args));
     CHECK(r.exit_code == 2);
     CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  }
+}
+
+TEST_CASE("dlm batch keeps one writer per output and never writes through planted links",
+          "[batch][cli]") {
+  TempDir dir;
+  dlm_test::write_file(dir.file("in.jsonl"), input_lines(2));
+  const std::string in = "-i " + dir.file("in.jsonl");
+  {  // Another run holds the output's lock: a second run (a second --resume) is refused.
+    const std::string out = dir.file("locked.jsonl");
+    dlm_test::write_file(out, "");
+    const int fd = ::open(out.c_str(), O_RDONLY | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+    REQUIRE(::flock(fd, LOCK_EX | LOCK_NB) == 0);
+    const auto r = run_shell(dlm_batch(in + " -o " + out + " --resume"));
+    ::close(fd);
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Matchers::Contains("is being written by another dlm run"));
+    CHECK(dlm_test::read_file(out).empty());
+  }
+  {  // --overwrite through a symbolic link would empty the link's target.
+    const std::string target = dir.file("precious.txt");
+    dlm_test::write_file(target, "keep me\n");
+    std::filesystem::create_symlink(target, dir.file("link.jsonl"));
+    const auto r = run_shell(dlm_batch(in + " -o " + dir.file("link.jsonl") + " --overwrite"));
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Matchers::Contains("is a symbolic link"));
+    CHECK(dlm_test::read_file(target) == "keep me\n");
+  }
+  {  // A link planted where the settings file's temporary goes is refused, not followed.
+    const std::string target = dir.file("victim.txt");
+    dlm_test::write_file(target, "keep me too\n");
+    std::filesystem::create_symlink(target, dir.file("o.jsonl.settings.json.tmp"));
+    const auto r = run_shell(dlm_batch(in + " -o " + dir.file("o.jsonl") + " -n 4"));
+    CHECK(r.exit_code == 1);
+    CHECK_THAT(r.err, Catch::Matchers::Contains("it is a symbolic link"));
+    CHECK(dlm_test::read_file(target) == "keep me too\n");
+  }
+  {  // A directory as output, an endless "line" as input, absurd thread counts.
+    const auto as_dir = run_shell(dlm_batch(in + " -o " + dir.path().string()));
+    CHECK(as_dir.exit_code == 2);
+    CHECK_THAT(as_dir.err, Catch::Matchers::Contains("is a directory"));
+    const auto zero = run_shell(dlm_batch("-i /dev/zero -o " + dir.file("z.jsonl")));
+    CHECK(zero.exit_code == 2);
+    CHECK_THAT(zero.err, Catch::Matchers::Contains("longer than 64 MiB"));
+    const auto threads = run_shell(dlm_batch(in + " -o " + dir.file("t.jsonl") + " -t 100000"));
+    CHECK(threads.exit_code == 2);
+    CHECK_THAT(threads.err, Catch::Matchers::Contains("100000"));
   }
 }
 

@@ -11,8 +11,12 @@
 #include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include "dlm/model/checkpoint.h"
+#include "dlm/model/model_config.h"
+#include "dlm/sampling/sampler.h"
 #include "dlm/error.h"
 #include "test_support.h"
 
@@ -197,7 +201,8 @@ TEST_CASE("Checkpoint::load rejects an archive without tokenizer.model", "[check
 
 TEST_CASE("Checkpoint::load rejects a tokenizer.model of garbage bytes", "[checkpoint][bad]") {
   Fixture f;
-  f.tokenizer = std::string("\xFF\xFE\x00\x13garbage, not a sentencepiece model\x01\x02", 42);
+  static const char garbage[] = "\xFF\xFE\x00\x13garbage, not a sentencepiece model\x01\x02";
+  f.tokenizer = std::string(garbage, sizeof garbage - 1);  // the bytes, NUL included, not the terminator
   require_fixture_error(f, "tokenizer.model is not a sentencepiece model");
 }
 
@@ -224,4 +229,125 @@ TEST_CASE("Checkpoint::load rejects a config vocab_size that differs from the to
   Fixture f;
   f.config = config_with("vocab_size", 5000);
   require_fixture_error(f, "vocab_size 5000 but the tokenizer has 4096");
+}
+
+TEST_CASE("config.json fields of the wrong type are refused with the file's name", "[checkpoint][bad]") {
+  // Each: a key, a bad value, and what the message must say. nlohmann's own conversions
+  // would truncate floats, wrap big integers or throw type_error without the file name.
+  const std::vector<std::tuple<std::string, json, std::string>> cases{
+      {"family", 7, "'family' must be a string"},
+      {"name", json::array(), "'name' must be a string"},
+      {"add_bos", "yes", "'add_bos' must be true or false"},
+      {"causal", 1, "'causal' must be true or false"},
+      {"logits", false, "'logits' must be a string"},
+      {"format_version", 1.9, "'format_version' must be an integer"},
+      {"format_version", 4294967297LL, "format_version 4294967297 is not supported"},
+      {"vocab_size", 4096.5, "'vocab_size' must be an integer"},
+      {"max_seq_len", 18446744073709551615ULL, "'max_seq_len' must be an integer"},
+      {"mask_token_id", "3", "'mask_token_id' must be an integer"},
+      {"tokenizer", "wordpiece", "tokenizer 'wordpiece' must be"},
+      {"chat_format", "alpaca", "chat_format 'alpaca' must be"},
+      {"chat_system", 3, "'chat_system' must be a string"},
+  };
+  for (const auto& [key, value, problem] : cases) {
+    INFO(key << " = " << value.dump());
+    require_usage_error([&] { dlm::parse_model_config(config_with(key, value), "ck.pt"); },
+                        {"ck.pt", problem});
+  }
+  // Numbers that do not fit a double and nesting deep enough to overflow a recursive
+  // printer are refused before anything reads them.
+  require_usage_error([] { dlm::parse_model_config("{\"format_version\": 1, \"vocab_size\": 1e340}", "ck.pt"); },
+                      {"ck.pt", "not JSON"});
+  const std::string deep = "{\"x\": " + std::string(80000, '[') + std::string(80000, ']') + "}";
+  require_usage_error([&] { dlm::parse_model_config(deep, "ck.pt"); }, {"ck.pt", "nest deeper than"});
+}
+
+TEST_CASE("config.json chat_format and chat_system are read", "[checkpoint]") {
+  json config = shipped_config();
+  config["chat_format"] = "chatml";
+  config["chat_system"] = "You are a helpful assistant.";
+  const auto cfg = dlm::parse_model_config(config.dump(), "ck.pt");
+  CHECK(cfg.chat_format == "chatml");
+  CHECK(cfg.chat_system == std::optional<std::string>("You are a helpful assistant."));
+  CHECK(dlm::parse_model_config(shipped_config().dump(), "ck.pt").chat_format.empty());
+}
+
+namespace {
+
+// Generates 4 tokens after "In the" with a fixture whose forward is `body` (indented
+// code returning the logits; it passes the load probe on [1, 2]); `prompts` rows share
+// each forward call. Returns the dlm::Error's message, or "" when none was thrown.
+std::string generation_error(const std::string& body, int prompts = 1) {
+  Fixture f;
+  f.methods = "def forward(self, input_ids, attention_mask: Optional[Tensor]=None, "
+              "position_ids: Optional[Tensor]=None):\n" + body;
+  TempDir dir;
+  const auto ck = Checkpoint::load(write_fixture(dir, f), "cpu");
+  dlm::GenerateOptions options;
+  options.max_new_tokens = 4;
+  options.steps = 4;
+  options.block_length = 4;
+  options.cache = dlm::CacheMode::kNone;
+  std::vector<dlm::BatchRequest> requests;
+  for (int i = 0; i < prompts; ++i) requests.push_back({dlm::encode_prompt(*ck, "In the"), options});
+  try {
+    dlm::generate_batch(*ck, requests);
+  } catch (const dlm::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("Model outputs of the wrong shape are refused on every call", "[checkpoint][bad]") {
+  // Right on the [1, 2] load probe, wrong on a real canvas: fewer positions than given,
+  // or the batch dimension ignored (two prompts share one call).
+  const std::string fewer = generation_error("    return torch.zeros(input_ids.size(0), 2, 4096)\n");
+  CHECK_THAT(fewer, Catch::Matchers::Contains("forward returned logits [1, 2, 4096] for input [1, 16]"));
+  const std::string unbatched =
+      generation_error("    return torch.zeros(1, input_ids.size(1), 4096)\n", 2);
+  CHECK_THAT(unbatched, Catch::Matchers::Contains("forward returned logits [1, 16, 4096] for input [2, 16]"));
+}
+
+TEST_CASE("NaN or infinite logits are an error, not token 0", "[checkpoint][bad]") {
+  const std::string nan = generation_error(
+      "    return torch.full([input_ids.size(0), input_ids.size(1), 4096], float('nan'))\n");
+  CHECK_THAT(nan, Catch::Matchers::Contains("NaN or infinite logits"));
+  const std::string inf = generation_error(
+      "    x = torch.zeros(input_ids.size(0), input_ids.size(1), 4096)\n"
+      "    x[:, :, 7] = float('inf')\n    return x\n");
+  CHECK_THAT(inf, Catch::Matchers::Contains("NaN or infinite logits"));
+}
+
+TEST_CASE("A model's exception shows its reason", "[checkpoint][bad]") {
+  const std::string error = generation_error(
+      "    x = torch.zeros(input_ids.size(0), input_ids.size(1), 4096)\n"
+      "    if input_ids.size(1) > 2:\n"
+      "        x = x + torch.zeros(3, 5)\n"
+      "    return x\n");
+  CHECK_THAT(error, Catch::Matchers::Contains("the model's forward failed"));
+  CHECK_THAT(error, Catch::Matchers::Contains("must match the size of tensor b (5)"));
+  CHECK(error.find("The following operation failed") == std::string::npos);
+  CHECK(error.find('\n') == std::string::npos);
+}
+
+TEST_CASE("A checkpoint whose code can touch files is refused before it runs", "[checkpoint][bad]") {
+  // The probe would run forward: here it would create (shared, writable) a file of the
+  // checkpoint's choosing. The audit finds the operator, also in a called function.
+  TempDir dir;
+  const std::string victim = dir.file("written-by-the-checkpoint.bin");
+  Fixture f;
+  f.methods = "def forward(self, input_ids, attention_mask: Optional[Tensor]=None, "
+              "position_ids: Optional[Tensor]=None):\n"
+              "    x = torch.from_file('" + victim + "', True, 16)\n"
+              "    return torch.zeros(input_ids.size(0), input_ids.size(1), 4096) + x[0]\n";
+  const std::string path = write_fixture(dir, f);
+  require_load_error(path, "its code calls aten::from_file (in forward), which can read or write files");
+  CHECK_FALSE(std::filesystem::exists(victim));
+  // Trusted explicitly, it loads (and its probe writes the file, as its author meant).
+  dlm::configure_runtime({"cpu", 1, true});
+  CHECK_NOTHROW(Checkpoint::load(path, "cpu"));
+  dlm::configure_runtime({"cpu", 1, false});
+  CHECK(std::filesystem::exists(victim));
 }

@@ -226,8 +226,20 @@ TEST_CASE("check_options rejects each bad value with validate()'s message", "[op
       {[](auto& o) { o.threshold = 0.9, o.alg_temp = 0.5; }, "--alg-temp draws a fixed number"},
       {[](auto& o) { o.schedule = dlm::Schedule::kTimestep, o.cache = dlm::CacheMode::kDual; },
        "--cache dual needs --schedule block"},
+      // Unscored rules take any step count; an absurd one is refused before it is sized.
+      {[](auto& o) {
+         o.schedule = dlm::Schedule::kTimestep, o.algorithm = dlm::Algorithm::kAncestral,
+         o.steps = 100000000000;
+       },
+       "--steps 100000000000 is more than any run can use (at most 1048576)"},
   };
   CHECK_NOTHROW(dlm::check_options(GenerateOptions{}));
+  {  // before any block plan of 10^8 blocks is built (validate() names max_seq_len first)
+    GenerateOptions o;
+    o.max_new_tokens = o.steps = 100000000, o.block_length = 1;
+    dlm_test::require_usage_error([&] { dlm::check_options(o); },
+                                  {"--max-new-tokens 100000000 is more than any model takes"});
+  }
   // validate() gives the same message: the model-free checks are a copy, not a variant.
   const dlm::Checkpoint& model = dlm_test::load_once(dlm_test::shipped_model_path());
   for (const auto& [edit, message] : cases) {

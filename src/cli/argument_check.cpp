@@ -60,7 +60,9 @@ const CLI::App* parent_or_self(const CLI::App& scope) {
 bool takes_value(const CLI::Option& option) { return option.get_items_expected_max() > 0; }
 
 bool is_numeric(const CLI::Option& option) {
-  const std::string type = option.get_type_name();
+  // "INT", or "INT:INT in [0 - 1024]" once a CLI::Range check is attached.
+  const std::string full = option.get_type_name();
+  const std::string type = full.substr(0, full.find_first_of(": "));
   return type == "INT" || type == "UINT" || type == "FLOAT" || type == "SIZE";
 }
 

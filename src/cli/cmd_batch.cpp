@@ -9,6 +9,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
+#include <cstring>
 #include <fstream>
 #include <limits>
 #include <iostream>
@@ -56,8 +57,31 @@ std::vector<std::string> read_lines(const std::string& path) {
     file.open(path, std::ios::binary);
     in = &file;
   }
+  // Lines are bounded: /dev/zero or a binary file is one endless "line" that would
+  // otherwise take all memory before anything is said.
+  constexpr std::size_t kMaxLine = std::size_t{64} << 20;
   std::vector<std::string> lines;
-  for (std::string line; std::getline(*in, line);) lines.push_back(line);
+  std::streambuf* buf = in->rdbuf();
+  std::string line;
+  bool any = false;
+  for (int c = buf->sbumpc(); c != std::char_traits<char>::eof(); c = buf->sbumpc()) {
+    any = true;
+    if (c == '\n') {
+      lines.push_back(std::move(line));
+      line.clear();
+      any = false;
+      continue;
+    }
+    line.push_back(static_cast<char>(c));
+    if (line.size() > kMaxLine) {
+      throw UsageError(fmt::format("input {} line {} is longer than 64 MiB; is it a JSONL file "
+                                   "(one JSON object per line)?", path, lines.size() + 1));
+    }
+  }
+  if (any) lines.push_back(std::move(line));
+  if (in->bad() || (path != "-" && !file.is_open())) {
+    throw Error(fmt::format("cannot read input {}: {}", path, std::strerror(errno)));
+  }
   return lines;
 }
 

@@ -14,14 +14,15 @@ namespace {
 
 struct InfoCommand {
   std::string model;
-  std::string device = "cpu";
+  RuntimeOptions runtime;
   LogOptions log;
 };
 
 int run(const InfoCommand& c) {
   apply_log_options(c.log);
   const std::string model = c.model.empty() ? default_model_path() : c.model;
-  const auto ck = Checkpoint::load(model, c.device);
+  configure_runtime(c.runtime);
+  const auto ck = Checkpoint::load(model, c.runtime.device);
   const ModelConfig& cfg = ck->config();
   std::cout << fmt::format("model:        {}\n", ck->path());
   std::cout << fmt::format("name:         {} (family {}, format v{})\n", cfg.name, cfg.family, cfg.format_version);
@@ -44,7 +45,9 @@ Runner add_info(CLI::App& app) {
   auto c = std::make_shared<InfoCommand>();
   CLI::App* cmd = app.add_subcommand("info", "Show a checkpoint's config, parameter count, methods and tokenizer");
   cmd->add_option("-m,--model", c->model, "Checkpoint (.pt); default: the shipped model");
-  cmd->add_option("--device", c->device, "cpu, cuda or cuda:N")->capture_default_str();
+  cmd->add_option("--device", c->runtime.device, "cpu, cuda or cuda:N")->capture_default_str();
+  cmd->add_flag("--trust-model", c->runtime.trust_model,
+                "Load a checkpoint whose code can touch files (refused otherwise)");
   add_log_options(*cmd, c->log);
   return [c] { return run(*c); };
 }

@@ -87,8 +87,12 @@ Runner add_sweep(CLI::App& app) {
       c->given.bind(*cmd, spec, spec.help, option_text(spec, s.base));
     }
   }
-  cmd->add_option("-t,--threads", s.runtime.threads, "CPU threads (0: every core)")->capture_default_str();
+  cmd->add_option("-t,--threads", s.runtime.threads, "CPU threads (0: every core)")
+      ->check(CLI::Range(0, 1024))
+      ->capture_default_str();
   cmd->add_option("--device", s.runtime.device, "cpu, cuda or cuda:N")->capture_default_str();
+  cmd->add_flag("--trust-model", s.runtime.trust_model,
+                "Load checkpoints whose code can touch files (refused otherwise)");
   cmd->add_option("--python", s.python, "Python that runs scripts/eval/plot_sweep.py")->capture_default_str();
   cmd->add_flag("--no-plot", c->no_plot, "Do not draw sweep.png");
   add_log_options(*cmd, c->log);

@@ -14,8 +14,12 @@ void add_sampling_flags(CLI::App& cmd, SamplingFlags& f) {
   cmd.add_option("--config", f.config, "TOML preset (configs/*.toml); options given on the command line override it");
   cmd.add_option("-m,--model", f.model, "Checkpoint (.pt); default: the shipped models/dlm-kjv-tiny.pt");
   f.given.bind_all(cmd, f.options);
-  cmd.add_option("-t,--threads", f.runtime.threads, "CPU threads (0: every core)")->capture_default_str();
+  cmd.add_option("-t,--threads", f.runtime.threads, "CPU threads (0: every core)")
+      ->check(CLI::Range(0, 1024))
+      ->capture_default_str();
   cmd.add_option("--device", f.runtime.device, "cpu, cuda or cuda:N")->capture_default_str();
+  cmd.add_flag("--trust-model", f.runtime.trust_model,
+               "Load a checkpoint whose code can touch files (refused otherwise)");
 }
 
 void notice_uncached(const GenerateOptions& o, const Checkpoint& checkpoint) {

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dlm/error.h"
+#include "dlm/io/json_guard.h"
 
 namespace dlm {
 
@@ -30,10 +31,11 @@ std::vector<SweepPrompt> read_prompts(const std::string& path, std::size_t limit
                                     "{{\"prompt\": \"...\", \"reference\": \"...\"}}", path,
                                     number, what));
     };
+    if (const auto deep = json_depth_problem(line)) throw bad(*deep);
     nlohmann::json j;
     try {
       j = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error&) {
+    } catch (const nlohmann::json::exception&) {  // parse_error, or out_of_range (1e999)
       throw bad("not valid JSON");
     }
     if (!j.is_object()) throw bad("not a JSON object");

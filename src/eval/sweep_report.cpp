@@ -1,6 +1,8 @@
 #include "eval/sweep_report.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <unistd.h>
 #include <sys/wait.h>
 
 #include <cerrno>
@@ -12,6 +14,7 @@
 #include <set>
 #include <sstream>
 
+#include "dlm/io/safe_file.h"
 #include "dlm/error.h"
 #include "dlm/io/shell.h"
 #include "dlm/model/model_paths.h"
@@ -44,19 +47,6 @@ std::string csv_field(const Json& v) {
   std::string out = "\"";
   for (const char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
   return out + "\"";
-}
-
-// Writes `text` to `path` through a temporary file and a rename: readers never see half.
-void write_atomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    if (!out) throw Error(fmt::format("cannot write {}: {}", tmp, std::strerror(errno)));
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) throw Error(fmt::format("cannot rename {} to {}: {}", tmp, path, ec.message()));
 }
 
 // A number for the Markdown table, or "-" when absent.
@@ -175,13 +165,15 @@ SweepOutput::SweepOutput(std::string dir) : dir_(std::move(dir)) {
     throw UsageError(fmt::format("cannot use output directory '{}': {}; pass -o a writable "
                                  "directory", dir_, ec ? ec.message() : "not a directory"));
   }
+  // A new file (O_EXCL | O_NOFOLLOW: whatever is planted under the name is not followed).
   const std::string probe = path(".dlm-write-probe");
-  std::ofstream out(probe);
-  if (!out) {
+  fs::remove(probe, ec);
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0) {
     throw UsageError(fmt::format("output directory '{}' is not writable ({}); pass -o a "
                                  "writable directory", dir_, std::strerror(errno)));
   }
-  out.close();
+  ::close(fd);
   fs::remove(probe, ec);
 }
 

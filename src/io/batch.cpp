@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dlm/error.h"
+#include "dlm/io/json_guard.h"
 #include "dlm/sampling/rng.h"
 #include "dlm/sampling/names.h"
 #include "dlm/sampling/options.h"
@@ -34,12 +35,17 @@ std::string jsonl_texts(const OptionSpec& spec, const std::string& key, const js
     switch (spec.type) {
       case ValueType::kInteger:
       case ValueType::kSize:
+        // Integers only: a float would be truncated (4.9 -> 4) or, past int64, undefined.
         if (spec.type == ValueType::kSize && value.is_string()) {
           texts = {value.get<std::string>()};
         } else if (value.is_number_unsigned()) {
-          texts = {std::to_string(value.get<std::uint64_t>())};
-        } else {
+          texts = {std::to_string(value.get<std::uint64_t>())};  // the parser names the range
+        } else if (value.is_number_integer()) {
           texts = {std::to_string(value.get<std::int64_t>())};
+        } else if (value.is_number()) {
+          return fmt::format("field \"{}\" must be an integer, got {}", key, value.dump());
+        } else {
+          return fmt::format("field \"{}\" has the wrong type ({})", key, value.dump());
         }
         break;
       case ValueType::kNumber:
@@ -111,10 +117,14 @@ BatchRecord parse_batch_record(std::string_view text, std::int64_t line,
   r.line = line;
   r.id = fmt::format("line-{}", line);
   r.options = defaults;
+  if (const auto deep = json_depth_problem(text)) {
+    r.error = fmt::format("line {}: {}", line, *deep);
+    return r;
+  }
   json j;
   try {
     j = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for numbers like 1e999
     r.error = fmt::format("line {}: malformed JSON ({})", line, e.what());
     return r;
   }

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dlm/error.h"
+#include "dlm/io/safe_file.h"
 
 namespace dlm {
 
@@ -27,18 +29,40 @@ JsonlOutput::JsonlOutput(const std::string& path, bool resume, bool overwrite,
   }
   struct stat st {};
   const bool exists = ::stat(path.c_str(), &st) == 0;
+  if (exists && S_ISDIR(st.st_mode)) {
+    throw UsageError(fmt::format("output '{}' is a directory; pass -o a file path (JSONL)", path));
+  }
   if (exists && st.st_size > 0 && !resume && !overwrite) {
     throw UsageError(fmt::format("output '{}' exists and is not empty; pass --resume to continue "
                                  "it or --overwrite to replace it", path));
   }
-  int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC;
-  if (overwrite && !resume) flags |= O_TRUNC;
-  fd_ = ::open(path.c_str(), flags, 0644);
+  struct stat link {};
+  if (overwrite && !resume && ::lstat(path.c_str(), &link) == 0 && S_ISLNK(link.st_mode)) {
+    throw UsageError(fmt::format("output '{}' is a symbolic link; --overwrite would empty the file "
+                                 "it points to: pass that file's own path to -o", path));
+  }
+  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd_ < 0) {
     throw UsageError(fmt::format("cannot open output '{}': {}; check the path given to -o", path,
                                  std::strerror(errno)));
   }
   owns_fd_ = true;
+  // One writer per output: a second run on the same file (two --resume runs) would write
+  // records twice. The lock goes with the process, also when it is killed.
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    ::close(fd_);
+    fd_ = -1;
+    if (err == EWOULDBLOCK) {
+      throw UsageError(fmt::format("output '{}' is being written by another dlm run (it holds "
+                                   "the file's lock); wait for it to end, or pass another -o", path));
+    }
+    throw UsageError(fmt::format("cannot lock output '{}': {}", path, std::strerror(err)));
+  }
+  // Emptied only once the lock is held, so a run can never empty another's output.
+  if (overwrite && !resume && ::ftruncate(fd_, 0) != 0) {
+    throw UsageError(fmt::format("cannot empty output '{}': {}", path, std::strerror(errno)));
+  }
   if (resume && exists) scan_existing(drop_errors);
 }
 
@@ -89,29 +113,22 @@ void JsonlOutput::replace_with(const std::string& data) {
   const std::filesystem::path real = std::filesystem::canonical(path_, ec);  // through symlinks
   const std::string target = ec ? path_ : real.string();
   const std::string temp = target + ".tmp";
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    throw Error(fmt::format("cannot write '{}': {}", temp, std::strerror(errno)));
-  }
-  std::size_t written = 0;
-  while (written < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + written, data.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
-      ::close(fd);
-      throw Error(fmt::format("cannot write '{}': {}", temp, std::strerror(err)));
+  // The new file is locked before it takes the name: no moment without a writer's lock.
+  const int fd = open_temporary(temp, /*append=*/true);
+  try {
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      throw Error(fmt::format("cannot lock '{}': {}", temp, std::strerror(errno)));
     }
-    written += static_cast<std::size_t>(n);
-  }
-  ::fdatasync(fd);
-  ::close(fd);
-  if (::rename(temp.c_str(), target.c_str()) != 0) {
-    throw Error(fmt::format("cannot replace '{}': {}", path_, std::strerror(errno)));
+    write_all_synced(fd, data, temp);
+    if (::rename(temp.c_str(), target.c_str()) != 0) {
+      throw Error(fmt::format("cannot replace '{}': {}", path_, std::strerror(errno)));
+    }
+  } catch (...) {
+    ::close(fd);
+    throw;
   }
   ::close(fd_);
-  fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
-  if (fd_ < 0) throw Error(fmt::format("cannot reopen '{}': {}", path_, std::strerror(errno)));
+  fd_ = fd;
 }
 
 void JsonlOutput::append(const std::string& json) {
@@ -130,7 +147,11 @@ void JsonlOutput::append(const std::string& json) {
 }
 
 void JsonlOutput::sync() {
-  ::fdatasync(fd_);
+  // EINVAL: stdout is a pipe or a terminal, which have nothing to sync.
+  if (::fdatasync(fd_) != 0 && errno != EINVAL) {
+    throw Error(fmt::format("cannot sync '{}' to disk: {}; the records written so far are kept, "
+                            "resume once the disk is fixed", path_, std::strerror(errno)));
+  }
   last_sync_ = std::chrono::steady_clock::now();
 }
 

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dlm/error.h"
+#include "dlm/io/safe_file.h"
 
 namespace dlm {
 
@@ -15,16 +16,7 @@ std::string settings_path(const std::string& output) { return output + ".setting
 
 void write_settings(const std::string& output, const RunSettings& settings) {
   const std::string path = settings_path(output);
-  const std::string temp = path + ".tmp";
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    out << nlohmann::json(settings).dump(2) << "\n";
-    out.flush();
-    if (!out) throw Error(fmt::format("cannot write '{}'", temp));
-  }
-  if (std::rename(temp.c_str(), path.c_str()) != 0) {
-    throw Error(fmt::format("cannot write '{}'", path));
-  }
+  write_atomically(path, nlohmann::json(settings).dump(2) + "\n");
 }
 
 void check_resume_settings(const std::string& output, const RunSettings& settings) {

@@ -5,9 +5,11 @@
 #include <spdlog/spdlog.h>
 #include <ATen/Parallel.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 #include <unordered_set>
 
@@ -16,6 +18,7 @@
 #include <torch/version.h>
 
 #include "model/checkpoint_impl.h"
+#include "model/graph_audit.h"
 #include "dlm/error.h"
 
 namespace dlm {
@@ -46,9 +49,36 @@ bool starts_with_zip_magic(const std::string& path) {
   return in.gcount() == 4 && magic[0] == 'P' && magic[1] == 'K';
 }
 
-// First line of a torch error message (they carry C++ backtraces).
+// The reason in a torch error message, on one line. Messages carry C++ backtraces, and
+// TorchScript's start with "The following operation failed in the TorchScript
+// interpreter." and a Python traceback whose last "SomethingError: reason" line is the
+// reason; otherwise the first line is.
 std::string first_line(const std::string& what) {
-  return what.substr(0, what.find('\n'));
+  const auto ends_with = [](const std::string& s, const std::string& tail) {
+    return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+  };
+  std::string reason = what.substr(0, what.find('\n'));
+  std::istringstream lines(what);
+  for (std::string line; std::getline(lines, line);) {
+    const std::string word = line.substr(0, line.find(": "));  // "RuntimeError", "builtins.ValueError"
+    if (word.size() < line.size() && word.find(' ') == std::string::npos &&
+        (ends_with(word, "Error") || ends_with(word, "Exception"))) {
+      reason = line;
+    }
+  }
+  return reason;
+}
+
+// Runs a model method; its failure becomes a dlm::Error naming the method and the reason.
+template <typename Call>
+auto run_method(const char* method, Call&& call) -> decltype(call()) {
+  try {
+    return call();
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw Error(fmt::format("the model's {} failed: {}", method, first_line(e.what())));
+  }
 }
 
 }  // namespace
@@ -69,7 +99,12 @@ std::optional<ModelConfig> read_model_config(const std::string& path) {
   }
 }
 
+namespace {
+std::atomic<bool> trusted_models{false};  // --trust-model: skip the file-operator audit
+}  // namespace
+
 void configure_runtime(const RuntimeOptions& options) {
+  trusted_models = options.trust_model;
   const int threads = options.threads > 0
                           ? options.threads
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -88,7 +123,9 @@ at::Tensor Checkpoint::Impl::forward(const at::Tensor& input_ids) {
 
 at::Tensor Checkpoint::Impl::forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
                                      const at::Tensor& position_ids) {
-  return module.forward({input_ids, attention_mask, position_ids}).toTensor();
+  return run_method("forward", [&] {
+    return module.forward({input_ids, attention_mask, position_ids}).toTensor();
+  });
 }
 
 namespace {
@@ -127,14 +164,18 @@ std::int64_t probe_cache_methods(Checkpoint::Impl& impl, const at::Tensor& probe
 KvOut Checkpoint::Impl::forward_kv(const at::Tensor& input_ids,
                                                      const at::Tensor& attention_mask,
                                                      const at::Tensor& position_ids) {
-  return kv_out(module.get_method("forward_kv")({input_ids, attention_mask, position_ids}));
+  return run_method("forward_kv", [&] {
+    return kv_out(module.get_method("forward_kv")({input_ids, attention_mask, position_ids}));
+  });
 }
 
 KvOut Checkpoint::Impl::forward_window(
     const at::Tensor& window_ids, const at::Tensor& window_positions, const at::Tensor& offsets,
     const at::Tensor& cache_keys, const at::Tensor& cache_values, const at::Tensor& key_mask) {
-  return kv_out(module.get_method("forward_window")(
-      {window_ids, window_positions, offsets, cache_keys, cache_values, key_mask}));
+  return run_method("forward_window", [&] {
+    return kv_out(module.get_method("forward_window")(
+        {window_ids, window_positions, offsets, cache_keys, cache_values, key_mask}));
+  });
 }
 
 Checkpoint::Checkpoint(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -170,6 +211,14 @@ std::unique_ptr<Checkpoint> Checkpoint::load(const std::string& path, const std:
                                  first_line(e.what())));
   }
   impl->module.eval();
+  // Before any of its code runs (the probes below): a checkpoint that can touch files.
+  if (!trusted_models) {
+    if (const auto op = find_file_operator(impl->module)) {
+      throw UsageError(fmt::format("{}: its code calls {}, which can read or write files; a "
+                                   "checkpoint is a program, and dlm refuses this one. If you "
+                                   "trust its source, pass --trust-model", path, *op));
+    }
+  }
   if (extra["config.json"].empty()) {
     throw UsageError(fmt::format("{}: no config.json inside the archive; export the model with "
                                  "scripts/export/export_model.py", path));

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dlm/error.h"
+#include "dlm/io/json_guard.h"
 
 namespace dlm {
 namespace {
@@ -16,72 +17,88 @@ using nlohmann::json;
                                "(scripts/export/export_model.py)", origin, what));
 }
 
-template <typename T>
-T required(const json& j, const char* key, const std::string& origin) {
+// The integer under `key`: a JSON integer that fits int64 (not a float, not a string).
+std::int64_t required_int(const json& j, const char* key, const std::string& origin) {
   if (!j.contains(key) || j.at(key).is_null()) invalid(origin, fmt::format("'{}' is missing", key));
-  try {
-    return j.at(key).get<T>();
-  } catch (const json::exception&) {
-    invalid(origin, fmt::format("'{}' has the wrong type ({})", key, j.at(key).dump()));
+  const auto v = json_int64(j.at(key));
+  if (!v) invalid(origin, fmt::format("'{}' must be an integer, got {}", key, j.at(key).dump()));
+  return *v;
+}
+
+// The string under `key`, or `fallback` when it is absent or null.
+std::string optional_string(const json& j, const char* key, const std::string& fallback,
+                            const std::string& origin) {
+  if (!j.contains(key) || j.at(key).is_null()) return fallback;
+  if (!j.at(key).is_string()) {
+    invalid(origin, fmt::format("'{}' must be a string, got {}", key, j.at(key).dump()));
   }
+  return j.at(key).get<std::string>();
+}
+
+bool optional_bool(const json& j, const char* key, bool fallback, const std::string& origin) {
+  if (!j.contains(key) || j.at(key).is_null()) return fallback;
+  if (!j.at(key).is_boolean()) {
+    invalid(origin, fmt::format("'{}' must be true or false, got {}", key, j.at(key).dump()));
+  }
+  return j.at(key).get<bool>();
 }
 
 }  // namespace
 
 ModelConfig parse_model_config(const std::string& json_text, const std::string& origin) {
+  if (const auto deep = json_depth_problem(json_text)) invalid(origin, *deep);
   json j;
   try {
     j = json::parse(json_text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for numbers like 1e999
     invalid(origin, fmt::format("not JSON ({})", e.what()));
   }
   if (!j.is_object()) invalid(origin, "not a JSON object");
   ModelConfig c;
   c.raw_json = json_text;
-  c.format_version = required<int>(j, "format_version", origin);
-  if (c.format_version != 1) {
-    invalid(origin, fmt::format("format_version {} is not supported (this dlm reads 1)",
-                                c.format_version));
+  const std::int64_t version = required_int(j, "format_version", origin);
+  if (version != 1) {
+    invalid(origin, fmt::format("format_version {} is not supported (this dlm reads 1)", version));
   }
-  c.family = j.value("family", std::string("llada"));
-  c.name = j.value("name", std::string());
-  c.vocab_size = required<std::int64_t>(j, "vocab_size", origin);
+  c.family = optional_string(j, "family", "llada", origin);
+  c.name = optional_string(j, "name", "", origin);
+  c.vocab_size = required_int(j, "vocab_size", origin);
   if (c.vocab_size <= 0) invalid(origin, fmt::format("vocab_size {} is not positive", c.vocab_size));
-  c.causal = j.value("causal", false);
+  c.causal = optional_bool(j, "causal", false, origin);
   if (!c.causal || (j.contains("mask_token_id") && !j.at("mask_token_id").is_null())) {
-    c.mask_id = required<std::int64_t>(j, "mask_token_id", origin);
+    c.mask_id = required_int(j, "mask_token_id", origin);
   }
-  c.eos_id = required<std::int64_t>(j, "eos_token_id", origin);
-  c.pad_id = required<std::int64_t>(j, "pad_token_id", origin);
-  c.bos_id = required<std::int64_t>(j, "bos_token_id", origin);
+  c.eos_id = required_int(j, "eos_token_id", origin);
+  c.pad_id = required_int(j, "pad_token_id", origin);
+  c.bos_id = required_int(j, "bos_token_id", origin);
   if (j.contains("eot_token_id") && !j.at("eot_token_id").is_null()) {
-    c.eot_id = required<std::int64_t>(j, "eot_token_id", origin);
+    c.eot_id = required_int(j, "eot_token_id", origin);
   }
-  c.add_bos = j.value("add_bos", true);
-  c.max_seq_len = required<std::int64_t>(j, "max_seq_len", origin);
+  c.add_bos = optional_bool(j, "add_bos", true, origin);
+  c.max_seq_len = required_int(j, "max_seq_len", origin);
   if (c.max_seq_len <= 1) invalid(origin, fmt::format("max_seq_len {} is too small", c.max_seq_len));
-  const auto logits = j.value("logits", std::string("aligned"));
+  const auto logits = optional_string(j, "logits", "aligned", origin);
   if (logits != "aligned" && logits != "shifted") {
     invalid(origin, fmt::format("logits '{}' must be 'aligned' or 'shifted'", logits));
   }
   c.shifted_logits = logits == "shifted";
-  c.dtype = j.value("dtype", std::string("float32"));
+  c.dtype = optional_string(j, "dtype", "float32", origin);
   if (c.dtype != "float32" && c.dtype != "bfloat16" && c.dtype != "float16") {
     invalid(origin, fmt::format("dtype '{}' must be float32, bfloat16 or float16", c.dtype));
   }
-  c.tokenizer = j.value("tokenizer", std::string("sentencepiece"));
+  c.tokenizer = optional_string(j, "tokenizer", "sentencepiece", origin);
   if (c.tokenizer != "sentencepiece" && c.tokenizer != "hf") {
     invalid(origin, fmt::format("tokenizer '{}' must be 'sentencepiece' or 'hf'", c.tokenizer));
   }
-  if (j.contains("chat_format") && !j.at("chat_format").is_null()) {
-    c.chat_format = required<std::string>(j, "chat_format", origin);
+  c.chat_format = optional_string(j, "chat_format", "", origin);
+  if (!c.chat_format.empty()) {
     if (c.chat_format != "llada" && c.chat_format != "chatml") {
       invalid(origin, fmt::format("chat_format '{}' must be 'llada', 'chatml' or null",
                                   c.chat_format));
     }
   }
   if (j.contains("chat_system") && !j.at("chat_system").is_null()) {
-    c.chat_system = required<std::string>(j, "chat_system", origin);
+    c.chat_system = optional_string(j, "chat_system", "", origin);
   }
 
   const std::pair<const char*, std::int64_t> ids[] = {

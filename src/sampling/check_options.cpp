@@ -11,6 +11,12 @@ namespace dlm {
 void check_options(const GenerateOptions& o) {
   using detail::require;
   const bool parallel = o.threshold || o.factor;
+  // Cheap bounds first: the block plan and the schedule are sized by these numbers.
+  require(o.max_new_tokens <= kMaxTokens,
+          fmt::format("--max-new-tokens {} is more than any model takes (at most {})",
+                      o.max_new_tokens, kMaxTokens));
+  require(o.steps <= kMaxTokens,
+          fmt::format("--steps {} is more than any run can use (at most {})", o.steps, kMaxTokens));
   // The lengths contract, as validate() states it.
   if (o.schedule == Schedule::kBlock) {
     // Threshold and factor rules decide the step count themselves: --steps is ignored.

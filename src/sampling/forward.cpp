@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "dlm/error.h"
 #include "dlm/ops/ops.h"
@@ -35,6 +36,31 @@ PaddedBatch pad_canvases(const Denoiser& model, const Canvases& canvases, std::i
   return {ids.to(device), real.to(device), positions.to(device)};
 }
 
+// A model output whose shape differs from what the call asked for is refused before
+// anything reads it (a module ignoring the batch dimension or returning fewer positions
+// would otherwise be read out of bounds). Checked on every call: a few integer compares.
+void check_logits(const Denoiser& model, const at::Tensor& logits, std::int64_t rows,
+                  std::int64_t length, const char* method) {
+  if (logits.dim() != 3 || logits.size(0) != rows || logits.size(1) != length ||
+      logits.size(2) != model.logits_width()) {
+    throw Error(fmt::format("the model's {} returned logits [{}] for input [{}, {}]; expected "
+                            "[{}, {}, {}]: the checkpoint is broken, re-export it", method,
+                            fmt::join(logits.sizes(), ", "), rows, length, rows, length,
+                            model.logits_width()));
+  }
+}
+
+void check_kv(const KvOut& out, std::int64_t rows, std::int64_t length, const char* method) {
+  const auto& k = out.keys;
+  if (k.dim() != 5 || k.size(1) != rows || k.size(3) != length ||
+      !out.values.sizes().equals(k.sizes())) {
+    throw Error(fmt::format("the model's {} returned keys [{}] and values [{}] for input [{}, {}]; "
+                            "expected [n_layers, {}, heads, {}, head_dim]: the checkpoint is "
+                            "broken, re-export it", method, fmt::join(k.sizes(), ", "),
+                            fmt::join(out.values.sizes(), ", "), rows, length, rows, length));
+  }
+}
+
 // The cache block holding these inputs' slots in order: their common block when they are
 // exactly its slots 0..B-1 (the usual case: rows that refreshed together), else a new
 // block gathered from theirs, to which the inputs move.
@@ -61,13 +87,18 @@ std::shared_ptr<CacheBlock> gather_cache(const std::vector<CacheSlot*>& slots) {
 
 at::Tensor forward_plain(Denoiser& model, const Canvases& canvases, std::int64_t padded) {
   const PaddedBatch in = pad_canvases(model, canvases, padded);
-  return model.forward(in.ids, in.mask, in.positions);
+  at::Tensor logits = model.forward(in.ids, in.mask, in.positions);
+  check_logits(model, logits, static_cast<std::int64_t>(canvases.size()), padded, "forward");
+  return logits;
 }
 
 at::Tensor forward_full(Denoiser& model, const Canvases& canvases, std::int64_t padded,
                         const std::vector<CacheSlot*>& slots) {
   const PaddedBatch in = pad_canvases(model, canvases, padded);
   KvOut out = model.forward_kv(in.ids, in.mask, in.positions);
+  const auto rows = static_cast<std::int64_t>(canvases.size());
+  check_logits(model, out.logits, rows, padded, "forward_kv");
+  check_kv(out, rows, padded, "forward_kv");
   auto block = std::make_shared<CacheBlock>(CacheBlock{out.keys, out.values});
   for (std::size_t j = 0; j < slots.size(); ++j) {
     *slots[j] = CacheSlot{block, static_cast<std::int64_t>(j)};
@@ -107,6 +138,14 @@ at::Tensor forward_window(Denoiser& model, const Canvases& canvases,
   mask = mask.to(device);
   const auto block = gather_cache(slots);
   KvOut out = model.forward_window(window, pos, offsets, block->keys, block->values, mask);
+  check_logits(model, out.logits, rows, width, "forward_window");
+  check_kv(out, rows, width, "forward_window");
+  if (out.keys.size(0) != block->keys.size(0) || out.keys.size(2) != block->keys.size(2) ||
+      out.keys.size(4) != block->keys.size(4)) {
+    throw Error(fmt::format("the model's forward_window returned keys [{}] that do not fit its "
+                            "cache [{}]: the checkpoint is broken, re-export it",
+                            fmt::join(out.keys.sizes(), ", "), fmt::join(block->keys.sizes(), ", ")));
+  }
   ops::cache_write(block->keys, out.keys, offsets);
   ops::cache_write(block->values, out.values, offsets);
   return out.logits;

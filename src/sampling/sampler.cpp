@@ -14,6 +14,7 @@
 #include <memory>
 #include <tuple>
 
+#include "dlm/error.h"
 #include "dlm/model/checkpoint.h"
 #include "dlm/ops/ops.h"
 #include "sampling/row.h"
@@ -81,6 +82,13 @@ at::Tensor gather(const at::Tensor& flat, const std::vector<const Member*>& memb
       c.copy_(u + (w + 1) * (c - u));
     }
     offset += n;
+  }
+  // NaN or +inf logits (a broken export, an overflow in float16) would otherwise be read
+  // as token 0 with a NaN score. A row's maximum is finite exactly when the row has no
+  // NaN, no +inf and some finite value: one reduction and one small host copy per step.
+  if (rows.numel() > 0 && !at::isfinite(std::get<0>(rows.max(1))).all().item<bool>()) {
+    throw Error("the model returned NaN or infinite logits; the checkpoint is broken or "
+                "overflows in its dtype (re-export it, in float32 if it is float16)");
   }
   return rows;
 }

@@ -19,9 +19,13 @@ class Denoiser;
 struct RuntimeOptions {
   std::string device = "cpu";  // cpu, cuda, cuda:N
   int threads = 0;             // 0: every core
+  // A checkpoint is code. Without trust, Checkpoint::load refuses one whose TorchScript
+  // can call file-touching operators (aten::from_file, aten::save); --trust-model.
+  bool trust_model = false;
 };
 
-// Applies thread counts (torch intra-op, and OpenBLAS where it is the BLAS).
+// Applies thread counts (torch intra-op, and OpenBLAS where it is the BLAS) and the
+// trust setting for the checkpoints this process loads.
 void configure_runtime(const RuntimeOptions& options);
 
 // The config.json inside the checkpoint at `path`, read from the archive without loading

@@ -100,6 +100,10 @@ const OptionSpec* find_option(std::string_view name);
 // get() of `options` as one line: list elements joined by ", ".
 std::string option_text(const OptionSpec& spec, const GenerateOptions& options);
 
+// The most tokens (-n) and steps any run takes: 2^20. Checked before anything is sized
+// by them (a block plan of 10^8 one-token blocks took 2.5 GB before it was refused).
+inline constexpr std::int64_t kMaxTokens = std::int64_t{1} << 20;
+
 // Every check of validate() that needs no model (no checkpoint, no prompt), with the same
 // messages: the lengths contract, each field, then the combinations. Throws UsageError.
 void check_options(const GenerateOptions& options);
