@@ -136,7 +136,7 @@ TEST_CASE("shards partition the records; Slurm arrays give the default shard", "
   CHECK(owners.size() == 200);
   for (const auto& [id, n] : owners) CHECK(n == 1);
   CHECK(dlm::parse_shard("2/5").index == 2);
-  for (const char* bad : {"5/5", "-1/3", "a/b", "1/0", "1", "1/2/3"}) {
+  for (const char* bad : {"5/5", "-1/3", "a/b", "1/0", "1", "1/2/3", "0/99999999999999999999", " 1/2", "1/2x", "+1/2"}) {
     CHECK_THROWS_AS(dlm::parse_shard(bad), dlm::UsageError);
   }
   std::map<std::string, std::string> env{{"SLURM_ARRAY_TASK_ID", "7"}, {"SLURM_ARRAY_TASK_MIN", "5"},

@@ -175,6 +175,10 @@ TEST_CASE("each option reads back what it prints and rejects text that is not a 
   CHECK_FALSE(o.threshold.has_value());
   dlm::find_option("max-memory")->set(o, {"2M"});
   CHECK(o.max_memory == 2 * 1024 * 1024);
+  dlm_test::require_usage_error([&] { dlm::find_option("max-memory")->set(o, {"0.5"}); },
+                                {"--max-memory '0.5' is less than one byte"});
+  dlm::find_option("max-memory")->set(o, {"0.5K"});
+  CHECK(o.max_memory == 512);
   dlm::find_option("stop")->set(o, {"a", "b"});
   CHECK(o.stop == std::vector<std::string>{"a", "b"});
   dlm::find_option("seed")->set(o, {"9007199254740991"});

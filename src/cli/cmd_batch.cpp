@@ -136,6 +136,7 @@ constexpr std::size_t kShownFailures = 3;
 int run(BatchCommand& c, CLI::App& cmd) {
   std::signal(SIGINT, on_interrupt);  // from the start: a Ctrl-C during loading is clean too
   std::signal(SIGTERM, on_interrupt);
+  std::signal(SIGHUP, on_interrupt);  // the terminal went away (ssh dropped): stop as cleanly
   resolve_sampling_flags(cmd, c.flags);
   // Without --steps, each record's steps follow its own length (record_defaults takes the
   // smaller of this and the record's max_new_tokens).

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 #include <filesystem>
 
 #include <nlohmann/json.hpp>
@@ -161,15 +162,20 @@ BatchRecord parse_batch_record(std::string_view text, std::int64_t line,
 }
 
 Shard parse_shard(const std::string& spec) {
-  Shard s;
-  char slash = 0;
-  long long index = -1, count = -1;
-  char extra = 0;
-  if (std::sscanf(spec.c_str(), "%lld%c%lld%c", &index, &slash, &count, &extra) != 3 ||
-      slash != '/' || count < 1 || index < 0 || index >= count) {
-    throw UsageError(fmt::format("--shard '{}' must be I/N with 0 <= I < N, for example 0/4",
+  // Strict digits on both sides (sscanf's %lld saturates 99999999999999999999 silently).
+  const auto number = [](std::string_view text, std::int64_t& out) {
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+    return !text.empty() && ec == std::errc() && end == text.data() + text.size();
+  };
+  const std::size_t slash = spec.find('/');
+  std::int64_t index = -1, count = -1;
+  if (slash == std::string::npos || !number(std::string_view(spec).substr(0, slash), index) ||
+      !number(std::string_view(spec).substr(slash + 1), count) || count < 1 || index < 0 ||
+      index >= count) {
+    throw UsageError(fmt::format("--shard '{}' must be I/N with 0 <= I < N < 2^63, for example 0/4",
                                  spec));
   }
+  Shard s;
   s.index = index;
   s.count = count;
   return s;

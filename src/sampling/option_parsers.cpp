@@ -80,6 +80,11 @@ std::int64_t parse_byte_size(const std::string& text, const std::string& option)
     throw UsageError(fmt::format("{} '{}' is not a size; give bytes with an optional K, M or G "
                                  "suffix, for example 512M", option, text));
   }
+  // 0 means "no limit": a fraction of a byte (0.5) would read as that, not as a limit.
+  if (bytes > 0 && bytes < 1) {
+    throw UsageError(fmt::format("{} '{}' is less than one byte; 0 means no limit, a limit is at "
+                                 "least 1 (for example 512M)", option, text));
+  }
   return static_cast<std::int64_t>(bytes);
 }
 
