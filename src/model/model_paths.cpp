@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 
@@ -26,13 +27,31 @@ std::string executable_dir() {
   return ec ? std::string(".") : exe.parent_path().string();
 }
 
+namespace {
+
+// Whether this executable runs from the build tree it was built in (build/dlm,
+// build/tests/dlm_tests). Only then do the compiled-in source and build folders count as
+// places to look: an installed binary never reads files from where it was once built
+// (a folder in /tmp another user could recreate).
+bool in_build_tree() {
+  std::error_code ec;
+  const fs::path build = fs::weakly_canonical(DLM_BUILD_DIR, ec);
+  if (ec) return false;
+  const fs::path exe = fs::weakly_canonical(executable_dir(), ec);
+  if (ec) return false;
+  const auto [b, e] = std::mismatch(build.begin(), build.end(), exe.begin(), exe.end());
+  return b == build.end();
+}
+
+}  // namespace
+
 std::vector<std::string> shipped_file_candidates(const char* env_name, const std::string& relative) {
   std::vector<std::string> out;
   if (const char* env = std::getenv(env_name); env && *env) out.emplace_back(env);
   const fs::path exe = executable_dir();
   out.push_back((exe / ".." / DLM_INSTALL_DATADIR / relative).string());
   out.push_back((exe / ".." / relative).string());
-  out.push_back((fs::path(DLM_SOURCE_DIR) / relative).string());
+  if (in_build_tree()) out.push_back((fs::path(DLM_SOURCE_DIR) / relative).string());
   return out;
 }
 
@@ -81,17 +100,18 @@ std::string default_judge_path() {
 }
 
 std::string spm_module_path() {
+  // Only beside the executable or in its install prefix (no environment variable: it
+  // would load any shared library, whose constructors run).
   std::vector<std::string> candidates;
-  if (const char* env = std::getenv("DLM_SPM_MODULE"); env && *env) candidates.emplace_back(env);
   const fs::path exe = executable_dir();
   candidates.push_back((exe / "libdlm_spm.so").string());
   candidates.push_back((exe / ".." / "libdlm_spm.so").string());
   candidates.push_back((exe / ".." / DLM_INSTALL_LIBDIR / "libdlm_spm.so").string());
-  candidates.push_back((fs::path(DLM_BUILD_DIR) / "libdlm_spm.so").string());
+  if (in_build_tree()) candidates.push_back((fs::path(DLM_BUILD_DIR) / "libdlm_spm.so").string());
   std::string found = first_existing(candidates);
   if (found.empty()) {
-    throw Error(fmt::format("the sentencepiece module libdlm_spm.so is not in {}; rebuild dlm or "
-                            "set DLM_SPM_MODULE", fmt::join(candidates, ", ")));
+    throw Error(fmt::format("the sentencepiece module libdlm_spm.so is not in {}; rebuild or "
+                            "reinstall dlm", fmt::join(candidates, ", ")));
   }
   return found;
 }

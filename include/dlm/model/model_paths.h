@@ -34,7 +34,8 @@ std::vector<std::string> default_judge_candidates();
 // $DLM_JUDGE when it is set to anything but a file.
 std::string default_judge_path();
 
-// The sentencepiece module's path ($DLM_SPM_MODULE first if set); throws Error if absent.
+// The sentencepiece module's path (beside the executable, in its install prefix, or in the
+// build tree for a build-tree binary); throws Error if absent.
 std::string spm_module_path();
 
 }  // namespace dlm
