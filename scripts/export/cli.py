@@ -8,12 +8,11 @@ import time
 from pathlib import Path
 from typing import List, Optional
 
-import torch
-
 from export import dream, llada, llada_moe
-from export.blocks import Arch
-from export.common import (DTYPES, ExportError, load_hf_weights, make_config, random_weights,
-                           read_json, read_tokenizer, special_ids, write)
+from export.arch import Arch
+from export.common import (DTYPES, ExportError, check_hf_weights, load_hf_weights, make_config,
+                           random_weights, read_json, read_tokenizer, special_ids, tokenizer_size,
+                           write)
 from export.hfconfig import HfConfig
 
 FAMILIES = {"llada": llada, "dream": dream, "llada-moe": llada_moe}
@@ -36,7 +35,7 @@ def parser(doc: str) -> argparse.ArgumentParser:
                      "tokenizer.json, tokenizer_config.json, *.safetensors)")
     src.add_argument("--random", action="store_true", help="random weights (std 0.02, seeded)")
     ap.add_argument("-o", "--out", required=True, metavar="OUT.pt")
-    ap.add_argument("--dtype", default="bfloat16", choices=sorted(DTYPES))
+    ap.add_argument("--dtype", default="bfloat16", choices=DTYPES)
     ap.add_argument("--name", help="config.json name (default: the folder's name, or FAMILY-random)")
     r = ap.add_argument_group("--random (defaults: the family's real shapes)")
     r.add_argument("--tokenizer", metavar="DIR", help="folder with tokenizer.json and "
@@ -87,10 +86,9 @@ def run(argv: Optional[List[str]], doc: str) -> None:
     fam = FAMILIES.get(args.family)
     if fam is None:
         raise ExportError(f"unknown family {args.family!r} (known: {', '.join(FAMILIES)})")
-    dtype = DTYPES[args.dtype]
+    dtype = args.dtype
     overrides = {k: getattr(args, f"{k}_id") for k in ("mask", "eos", "pad", "bos", "eot")}
     out = Path(args.out)
-    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
     start = time.time()
     if args.hf:
         d = Path(args.hf)
@@ -103,21 +101,24 @@ def run(argv: Optional[List[str]], doc: str) -> None:
             specs = fam.specs(arch, llada_moe.expert_bias_enabled(hf))
         else:
             specs = fam.specs(arch)
-        model = load_hf_weights(d, fam.FAMILY, arch, specs, dtype, fam.optional(arch))
+        found = check_hf_weights(d, fam.FAMILY, specs, fam.optional(arch))
         name, source, hf_cfg = args.name or d.resolve().name, f"hf:{d.resolve()}", hf.cfg
     else:
         if not args.tokenizer:
             raise ExportError("--random needs --tokenizer DIR (a folder with tokenizer.json and "
                               "tokenizer_config.json to embed)")
         tok_raw, tok_cfg, tok = read_tokenizer(Path(args.tokenizer))
-        from export.common import tokenizer_size
         arch = random_arch(fam, args, tokenizer_size(tok))
         hf_cfg = {}
-        model = None
         name, source = args.name or f"{fam.FAMILY}-random", "random"
     ids = special_ids(fam, hf_cfg, tok, overrides)
-    config = make_config(fam, arch, name, args.dtype, tok, tok_cfg, ids, source)  # checks before the heavy part
-    if model is None:
+    config = make_config(fam, arch, name, args.dtype, tok, tok_cfg, ids, source)
+    # every input checked: now torch, the weights and the scripting
+    import torch
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    if args.hf:
+        model = load_hf_weights(arch, specs, found, dtype)
+    else:
         model = random_weights(arch, dtype, args.seed)
     write(model, config, tok_raw, tok_cfg, out)
     print(f"export: {fam.FAMILY} {arch.layers} layers, d={arch.hidden}, {args.dtype}, "

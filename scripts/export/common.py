@@ -13,15 +13,14 @@ import json
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-import torch
-
-from export.blocks import Arch, Transformer, empty_model
+from export.arch import Arch
 from export.safetensors import FLOAT_DTYPES, SafetensorsError, index_directory, load_tensor
 
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+DTYPES = ("bfloat16", "float16", "float32")
 
-# (Hugging Face tensor name, expected shape, the destination in our module)
-TensorSpec = Tuple[str, Tuple[int, ...], Callable[[Transformer], torch.Tensor]]
+# (Hugging Face tensor name, expected shape, the destination in our module: a function of
+# the export.blocks.Transformer returning the parameter (or slice) to copy into)
+TensorSpec = Tuple[str, Tuple[int, ...], Callable]
 
 
 class ExportError(Exception):
@@ -132,17 +131,23 @@ def check_tensors(directory: Path, family: str, specs: List[TensorSpec], found: 
                           f"(unexpected; the architecture from config.json has no such tensor)")
 
 
-def load_hf_weights(directory: Path, family: str, arch: Arch, specs: List[TensorSpec],
-                    dtype: torch.dtype, optional: Sequence[str] = (),
-                    ignored_suffixes: Sequence[str] = ("rotary_emb.inv_freq",)) -> Transformer:
-    """Check every header first, then allocate the model once and copy tensor by tensor
-    from memory maps (about one copy of the weights in memory)."""
+def check_hf_weights(directory: Path, family: str, specs: List[TensorSpec], optional: Sequence[str] = (),
+                     ignored_suffixes: Sequence[str] = ("rotary_emb.inv_freq",)) -> Dict:
+    """Every header read and checked (no torch needed): the tensors found, by name."""
     try:
         found = index_directory(directory)
     except SafetensorsError as e:
         raise ExportError(str(e)) from None
     check_tensors(directory, family, specs, found, optional, ignored_suffixes)
-    model = empty_model(arch, dtype)
+    return found
+
+
+def load_hf_weights(arch: Arch, specs: List[TensorSpec], found: Dict, dtype: str):
+    """Allocate the model once (in `dtype`) and copy tensor by tensor from memory maps
+    (about one copy of the weights in memory)."""
+    import torch
+    from export.blocks import empty_model
+    model = empty_model(arch, getattr(torch, dtype))
     with torch.no_grad():
         for name, _, dest in specs:
             try:
@@ -154,9 +159,11 @@ def load_hf_weights(directory: Path, family: str, arch: Arch, specs: List[Tensor
     return model
 
 
-def random_weights(arch: Arch, dtype: torch.dtype, seed: int = 0) -> Transformer:
+def random_weights(arch: Arch, dtype: str, seed: int = 0):
     """Normal(0, 0.02) weights and biases, norm weights one; deterministic in `seed`."""
-    model = empty_model(arch, dtype)
+    import torch
+    from export.blocks import empty_model
+    model = empty_model(arch, getattr(torch, dtype))
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, p in model.named_parameters():
@@ -230,7 +237,7 @@ def make_config(fam, arch: Arch, name: str, dtype: str, tok: dict, tok_cfg: byte
     }
 
 
-def write(model: Transformer, config: dict, tokenizer_json: bytes, tokenizer_config: bytes,
+def write(model, config: dict, tokenizer_json: bytes, tokenizer_config: bytes,
           out: Path) -> None:
     from dlmpy.checkpoint import write_checkpoint
     write_checkpoint(model, config, tokenizer_json, out,

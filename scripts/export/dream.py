@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import List
 
-from export.blocks import Arch
+from export.arch import Arch
 from export.common import TensorSpec
 from export.hfconfig import HfConfig
 

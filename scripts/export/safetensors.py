@@ -20,23 +20,22 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Tuple
 
 import numpy as np
-import torch
 
-# dtype name -> (numpy dtype of the raw storage, torch dtype, bytes per element)
+# dtype name -> (numpy dtype of the raw storage, torch dtype name, bytes per element);
+# torch is imported only to load or write tensors, so header checks run without it.
 DTYPES = {
-    "F32": (np.float32, torch.float32, 4),
-    "F16": (np.float16, torch.float16, 2),
-    "BF16": (np.uint16, torch.bfloat16, 2),
-    "F64": (np.float64, torch.float64, 8),
-    "I64": (np.int64, torch.int64, 8),
-    "I32": (np.int32, torch.int32, 4),
-    "I16": (np.int16, torch.int16, 2),
-    "I8": (np.int8, torch.int8, 1),
-    "U8": (np.uint8, torch.uint8, 1),
-    "BOOL": (np.bool_, torch.bool, 1),
+    "F32": (np.float32, "float32", 4),
+    "F16": (np.float16, "float16", 2),
+    "BF16": (np.int16, "bfloat16", 2),  # raw bits, viewed as bfloat16
+    "F64": (np.float64, "float64", 8),
+    "I64": (np.int64, "int64", 8),
+    "I32": (np.int32, "int32", 4),
+    "I16": (np.int16, "int16", 2),
+    "I8": (np.int8, "int8", 1),
+    "U8": (np.uint8, "uint8", 1),
+    "BOOL": (np.bool_, "bool", 1),
 }
 FLOAT_DTYPES = ("F32", "F16", "BF16")
-TORCH_NAMES = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16"}
 
 
 class SafetensorsError(Exception):
@@ -129,12 +128,13 @@ def index_directory(directory: Path) -> Dict[str, TensorInfo]:
     return tensors
 
 
-def load_tensor(info: TensorInfo) -> torch.Tensor:
+def load_tensor(info: TensorInfo):
     """The tensor as a CPU torch tensor backed by a memory map of just its bytes (read-only:
     copy it; drop it to unmap)."""
-    np_dtype, torch_dtype, _ = DTYPES[info.dtype]
+    import torch
+    np_dtype, torch_name, _ = DTYPES[info.dtype]
     if info.nbytes == 0:
-        return torch.empty(info.shape, dtype=torch_dtype)
+        return torch.empty(info.shape, dtype=getattr(torch, torch_name))
     arr = np.memmap(info.file, dtype=np_dtype, mode="r", offset=info.offset, shape=info.shape or (1,))
     import warnings
     with warnings.catch_warnings():  # read-only memmap: torch warns about non-writable arrays
@@ -145,14 +145,15 @@ def load_tensor(info: TensorInfo) -> torch.Tensor:
     return t.reshape(info.shape)
 
 
-def write_file(path: Path, tensors: Dict[str, torch.Tensor], metadata: Dict[str, str] = None) -> None:
-    """Write tensors (F32/F16/BF16 and the integer types) as one safetensors file."""
+def write_file(path: Path, tensors: Dict, metadata: Dict[str, str] = None) -> None:
+    """Write torch tensors (F32/F16/BF16 and the integer types) as one safetensors file."""
+    import torch
     header: Dict[str, object] = {}
     if metadata:
         header["__metadata__"] = metadata
     blobs: List[bytes] = []
     offset = 0
-    rev = {v[1]: k for k, v in DTYPES.items()}
+    rev = {getattr(torch, v[1]): k for k, v in DTYPES.items()}
     for name, t in tensors.items():
         t = t.detach().contiguous().cpu()
         data = (t.view(torch.int16) if t.dtype == torch.bfloat16 else t).numpy().tobytes()
@@ -171,7 +172,7 @@ def write_file(path: Path, tensors: Dict[str, torch.Tensor], metadata: Dict[str,
     os.replace(tmp, path)
 
 
-def write_directory(directory: Path, tensors: Dict[str, torch.Tensor], shards: int = 1) -> None:
+def write_directory(directory: Path, tensors: Dict, shards: int = 1) -> None:
     """A Hugging Face-style folder: model.safetensors, or `shards` files
     model-0000i-of-0000n.safetensors with model.safetensors.index.json."""
     directory.mkdir(parents=True, exist_ok=True)
