@@ -27,10 +27,10 @@ from export.arch import Arch
 
 
 class RMSNorm(nn.Module):
-    def __init__(self, dim: int, eps: float):
+    def __init__(self, dim: int, eps: float, device: str = "cpu"):
         super().__init__()
         self.eps = eps
-        self.weight = nn.Parameter(torch.ones(dim))
+        self.weight = nn.Parameter(torch.ones(dim, device=device))
 
     def forward(self, x: Tensor) -> Tensor:
         h = x.to(torch.float32)
@@ -55,17 +55,17 @@ def rotate_half(x: Tensor) -> Tensor:
 class Attention(nn.Module):
     __constants__ = ["heads", "kv_heads", "head_dim", "qk_norm", "rope_fp32"]
 
-    def __init__(self, a: Arch):
+    def __init__(self, a: Arch, device: str = "cpu"):
         super().__init__()
         self.heads, self.kv_heads, self.head_dim = a.heads, a.kv_heads, a.head_dim
         self.qk_norm, self.rope_fp32 = a.qk_norm, a.rope_fp32
         kv = a.kv_heads * a.head_dim
-        self.q_proj = nn.Linear(a.hidden, a.heads * a.head_dim, bias=a.qkv_bias)
-        self.k_proj = nn.Linear(a.hidden, kv, bias=a.qkv_bias)
-        self.v_proj = nn.Linear(a.hidden, kv, bias=a.qkv_bias)
-        self.o_proj = nn.Linear(a.heads * a.head_dim, a.hidden, bias=False)
-        self.q_norm = RMSNorm(a.head_dim, a.norm_eps)  # used only when qk_norm
-        self.k_norm = RMSNorm(a.head_dim, a.norm_eps)
+        self.q_proj = nn.Linear(a.hidden, a.heads * a.head_dim, bias=a.qkv_bias, device=device)
+        self.k_proj = nn.Linear(a.hidden, kv, bias=a.qkv_bias, device=device)
+        self.v_proj = nn.Linear(a.hidden, kv, bias=a.qkv_bias, device=device)
+        self.o_proj = nn.Linear(a.heads * a.head_dim, a.hidden, bias=False, device=device)
+        self.q_norm = RMSNorm(a.head_dim, a.norm_eps, device)  # used only when qk_norm
+        self.k_norm = RMSNorm(a.head_dim, a.norm_eps, device)
 
     def rotary(self, x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
         if self.rope_fp32:
@@ -119,11 +119,11 @@ class Attention(nn.Module):
 
 
 class SwiGLU(nn.Module):
-    def __init__(self, hidden: int, inter: int):
+    def __init__(self, hidden: int, inter: int, device: str = "cpu"):
         super().__init__()
-        self.gate_proj = nn.Linear(hidden, inter, bias=False)
-        self.up_proj = nn.Linear(hidden, inter, bias=False)
-        self.down_proj = nn.Linear(inter, hidden, bias=False)
+        self.gate_proj = nn.Linear(hidden, inter, bias=False, device=device)
+        self.up_proj = nn.Linear(hidden, inter, bias=False, device=device)
+        self.down_proj = nn.Linear(inter, hidden, bias=False, device=device)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
@@ -135,14 +135,14 @@ class MoE(nn.Module):
     tokens routed to it (gather), outputs index_add'ed in expert order."""
     __constants__ = ["experts", "top_k"]
 
-    def __init__(self, a: Arch):
+    def __init__(self, a: Arch, device: str = "cpu"):
         super().__init__()
         self.experts, self.top_k = a.experts, a.top_k
-        self.gate = nn.Linear(a.hidden, a.experts, bias=False)
-        self.gate_proj = nn.Parameter(torch.empty(a.experts, a.intermediate, a.hidden))
-        self.up_proj = nn.Parameter(torch.empty(a.experts, a.intermediate, a.hidden))
-        self.down_proj = nn.Parameter(torch.empty(a.experts, a.hidden, a.intermediate))
-        self.register_buffer("expert_bias", torch.zeros(a.experts))
+        self.gate = nn.Linear(a.hidden, a.experts, bias=False, device=device)
+        self.gate_proj = nn.Parameter(torch.empty(a.experts, a.intermediate, a.hidden, device=device))
+        self.up_proj = nn.Parameter(torch.empty(a.experts, a.intermediate, a.hidden, device=device))
+        self.down_proj = nn.Parameter(torch.empty(a.experts, a.hidden, a.intermediate, device=device))
+        self.register_buffer("expert_bias", torch.zeros(a.experts, device=device))
 
     def forward(self, x: Tensor) -> Tensor:
         b, l, h = x.shape
@@ -166,12 +166,12 @@ class MoE(nn.Module):
 
 
 class Block(nn.Module):
-    def __init__(self, a: Arch):
+    def __init__(self, a: Arch, device: str = "cpu"):
         super().__init__()
-        self.attn_norm = RMSNorm(a.hidden, a.norm_eps)
-        self.attn = Attention(a)
-        self.mlp_norm = RMSNorm(a.hidden, a.norm_eps)
-        self.mlp = MoE(a) if a.experts > 0 else SwiGLU(a.hidden, a.intermediate)
+        self.attn_norm = RMSNorm(a.hidden, a.norm_eps, device)
+        self.attn = Attention(a, device)
+        self.mlp_norm = RMSNorm(a.hidden, a.norm_eps, device)
+        self.mlp = MoE(a, device) if a.experts > 0 else SwiGLU(a.hidden, a.intermediate, device)
 
     def forward_kv(self, x: Tensor, cos: Tensor, sin: Tensor,
                    key_mask: Optional[Tensor]) -> Tuple[Tensor, Tensor, Tensor]:
@@ -193,13 +193,13 @@ class Transformer(nn.Module):
     whether they are aligned or shifted)."""
     __constants__ = ["head_dim", "rope_theta"]
 
-    def __init__(self, a: Arch):
+    def __init__(self, a: Arch, device: str = "cpu"):
         super().__init__()
         self.head_dim, self.rope_theta = a.head_dim, float(a.rope_theta)
-        self.embed = nn.Embedding(a.vocab_rows, a.hidden)
-        self.layers = nn.ModuleList([Block(a) for _ in range(a.layers)])
-        self.norm = RMSNorm(a.hidden, a.norm_eps)
-        self.lm_head = nn.Linear(a.hidden, a.vocab_rows, bias=False)
+        self.embed = nn.Embedding(a.vocab_rows, a.hidden, device=device)
+        self.layers = nn.ModuleList([Block(a, device) for _ in range(a.layers)])
+        self.norm = RMSNorm(a.hidden, a.norm_eps, device)
+        self.lm_head = nn.Linear(a.hidden, a.vocab_rows, bias=False, device=device)
         if a.tied:
             self.lm_head.weight = self.embed.weight
 
@@ -261,7 +261,7 @@ def empty_model(a: Arch, dtype: torch.dtype) -> Transformer:
     """The network with uninitialised parameters in `dtype` (built on the meta device, then
     allocated once: no random initialisation, no second copy). Norm weights are ones and
     the expert bias zero until loaded."""
-    model = Transformer(a).to(device="meta").to(dtype).to_empty(device="cpu")
+    model = Transformer(a, device="meta").to(dtype).to_empty(device="cpu")
     if a.tied:
         model.lm_head.weight = model.embed.weight
     with torch.no_grad():

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from export.arch import Arch
-from export.safetensors import FLOAT_DTYPES, SafetensorsError, index_directory, load_tensor
+from export.safetensors import FLOAT_DTYPES, SafetensorsError, copy_into, index_directory
 
 DTYPES = ("bfloat16", "float16", "float32")
 
@@ -151,11 +151,9 @@ def load_hf_weights(arch: Arch, specs: List[TensorSpec], found: Dict, dtype: str
     with torch.no_grad():
         for name, _, dest in specs:
             try:
-                src = load_tensor(found[name])
-                dest(model).copy_(src)
+                copy_into(found[name], dest(model))
             except (OSError, ValueError) as e:
                 raise ExportError(f"{name} in {found[name].file}: unreadable ({e})") from None
-            del src
     return model
 
 

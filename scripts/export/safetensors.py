@@ -145,6 +145,26 @@ def load_tensor(info: TensorInfo):
     return t.reshape(info.shape)
 
 
+def copy_into(info: TensorInfo, dest, chunk_bytes: int = 64 << 20) -> None:
+    """Copy the tensor into `dest` (a torch tensor of its shape, any floating dtype) in
+    slices of the first dimension of about `chunk_bytes`, each from its own memory map
+    released after use: the source adds at most one slice to the resident memory."""
+    if len(info.shape) < 1 or info.nbytes <= chunk_bytes:
+        src = load_tensor(info)
+        dest.copy_(src)
+        return
+    rows = info.shape[0]
+    row_bytes = info.nbytes // rows
+    step = max(1, chunk_bytes // max(1, row_bytes))
+    for start in range(0, rows, step):
+        n = min(step, rows - start)
+        part = TensorInfo(info.name, info.file, info.dtype, (n,) + tuple(info.shape[1:]),
+                          info.offset + start * row_bytes, n * row_bytes)
+        src = load_tensor(part)
+        dest[start:start + n].copy_(src)
+        del src
+
+
 def write_file(path: Path, tensors: Dict, metadata: Dict[str, str] = None) -> None:
     """Write torch tensors (F32/F16/BF16 and the integer types) as one safetensors file."""
     import torch
@@ -190,3 +210,29 @@ def write_directory(directory: Path, tensors: Dict, shards: int = 1) -> None:
     total = sum(t.numel() * t.element_size() for t in tensors.values())
     (directory / "model.safetensors.index.json").write_text(
         json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map}, indent=1))
+
+
+def write_file_streaming(path: Path, entries: List[Tuple[str, Tuple[int, ...], str]], make) -> None:
+    """Write one safetensors file whose tensors are made one at a time: `entries` are
+    (name, shape, dtype name F32/F16/BF16), `make(name, shape)` returns a torch tensor of
+    that shape (cast to the dtype here). Memory: one tensor at a time."""
+    import torch
+    header: Dict[str, object] = {"__metadata__": {"format": "pt"}}
+    offset = 0
+    for name, shape, dtype in entries:
+        n = int(np.prod(shape)) * DTYPES[dtype][2]
+        header[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [offset, offset + n]}
+        offset += n
+    raw = json.dumps(header, separators=(",", ":")).encode()
+    raw += b" " * (-len(raw) % 8)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(struct.pack("<Q", len(raw)))
+        f.write(raw)
+        for name, shape, dtype in entries:
+            t = make(name, shape).to(getattr(torch, DTYPES[dtype][1])).contiguous()
+            if t.dtype == torch.bfloat16:
+                t = t.view(torch.int16)
+            f.write(t.numpy().tobytes())
+            del t
+    os.replace(tmp, path)

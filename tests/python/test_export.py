@@ -39,7 +39,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "scripts"))
-from export.safetensors import write_directory, write_file  # noqa: E402
+from export.safetensors import copy_into, index_directory, write_directory, write_file  # noqa: E402
 
 torch.set_num_threads(2)
 PYTHON = "/usr/bin/python3"
@@ -571,6 +571,23 @@ class Errors(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
         self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
         self.assertIn("--tokenizer", r.stderr)
+
+
+class Safetensors(unittest.TestCase):
+    def test_chunked_copy_round_trip(self):
+        """Reading in slices of a few rows (as for large tensors) gives the tensors back,
+        for every floating source dtype, into every target dtype."""
+        g = gen(5)
+        tensors = {"a": torch.randn(37, 5, generator=g), "b": torch.randn(3, 4, 6, generator=g).to(torch.bfloat16),
+                   "c": torch.randn(11, generator=g).to(torch.float16)}
+        d = TMP / "st"
+        write_directory(d, tensors, shards=2)
+        found = index_directory(d)
+        for name, t in tensors.items():
+            for dtype in (torch.float32, torch.bfloat16):
+                out = torch.empty(t.shape, dtype=dtype)
+                copy_into(found[name], out, chunk_bytes=24)
+                self.assertTrue(torch.equal(out, t.to(dtype)), (name, dtype))
 
 
 class Random(unittest.TestCase):
