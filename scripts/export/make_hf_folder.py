@@ -38,6 +38,8 @@ def fit_tokenizer(tok: dict, rows: int, specials: dict) -> dict:
     added = [t for t in added if t["id"] not in taken and t["content"] not in specials]
     for name, ident in sorted(specials.items(), key=lambda x: x[1]):
         vocab.pop(name, None)
+        vocab[name] = ident  # also in the model's vocabulary: Hugging Face's tokenizers gives
+        # an added token that the vocabulary lacks the next free id, whatever its "id" says
         added.append({"id": ident, "content": name, "single_word": False, "lstrip": False,
                       "rstrip": False, "normalized": False, "special": True})
     merges = []
