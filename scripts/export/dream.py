@@ -38,6 +38,7 @@ REAL = dict(vocab_rows=152064, hidden=3584, layers=28, heads=28, kv_heads=4,
 def arch_from_hf(c: HfConfig) -> Arch:
     c.require("hidden_act", ("silu",), "silu")
     c.require("rope_scaling", (None,), None)
+    c.require("use_sliding_window", (False, None), False)
     heads = c.int("num_attention_heads")
     return Arch(vocab_rows=c.int("vocab_size"), hidden=c.int("hidden_size"),
                 layers=c.int("num_hidden_layers"), heads=heads,
