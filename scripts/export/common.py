@@ -167,9 +167,11 @@ def random_weights(arch: Arch, dtype: str, seed: int = 0):
         for name, p in model.named_parameters():
             if name.endswith("norm.weight"):
                 continue
-            tmp = torch.empty(p.shape, dtype=torch.float32).normal_(0.0, 0.02, generator=g)
-            p.copy_(tmp)
-            del tmp
+            rows = p.shape[0] if p.dim() > 0 else 1
+            step = max(1, (16 << 20) // max(1, p.numel() // rows))  # ~64 MB of float32 a slice
+            for start in range(0, rows, step):
+                part = p[start:start + step] if p.dim() > 0 else p
+                part.copy_(torch.empty(part.shape, dtype=torch.float32).normal_(0.0, 0.02, generator=g))
     return model
 
 
