@@ -115,14 +115,14 @@ def run(argv: Optional[List[str]], doc: str) -> None:
     config = make_config(fam, arch, name, args.dtype, tok, tok_cfg, ids, source)
     # every input checked: now torch, the weights and the scripting
     import torch
-    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    torch.set_num_threads(os.cpu_count() or 1)  # Debian's torch starts with one thread
     if args.hf:
         model = load_hf_weights(arch, specs, found, dtype)
     else:
         model = random_weights(arch, dtype, args.seed)
     write(model, config, tok_raw, tok_cfg, out)
-    print(f"export: {fam.FAMILY} {arch.layers} layers, d={arch.hidden}, {args.dtype}, "
-          f"{time.time() - start:.1f} s", file=sys.stderr)
+    print(f"exported {fam.FAMILY}: {arch.layers} layers, d={arch.hidden}, {args.dtype}, "
+          f"{time.time() - start:.1f} s")
 
 
 def main(argv: Optional[List[str]] = None, doc: str = "export") -> int:
