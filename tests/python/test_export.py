@@ -607,6 +607,18 @@ class Random(unittest.TestCase):
         with torch.no_grad():
             self.assertEqual(tuple(m(torch.tensor([[1, 2, 3]])).shape), (1, 3, c["architecture"]["vocab_rows"]))
 
+        # The Python reference tokenizes kind-hf prompts with `dlm tokenize ... --json`
+        # (here a stand-in printing a fixed list) and prepends bos per add_bos.
+        sys.path.insert(0, str(ROOT / "scripts" / "reference"))
+        from common import Model
+        with self.assertRaises(SystemExit) as e:
+            Model(str(out)).encode_prompt("hi")
+        self.assertIn("--dlm", str(e.exception))
+        fake = TMP / "fake-dlm"
+        fake.write_text('#!/bin/sh\n[ "$1 $2 $3 $4 $5 $6" = "tokenize -m %s -p hi there --json" ] && echo "[5, 6, 7]"\n' % out)
+        fake.chmod(0o755)
+        self.assertEqual(Model(str(out), dlm=str(fake)).encode_prompt("hi there"), [151643, 5, 6, 7])
+
 
 if __name__ == "__main__":
     try:
