@@ -61,15 +61,18 @@ def checkpoint_config(margs: ModelArgs, name: str, family: str = "llada",
     return config
 
 
-def write_checkpoint(model: nn.Module, config: dict, tokenizer: bytes, out: Path) -> None:
-    """Script `model` and save it with config.json and tokenizer.model as extra files,
-    replacing `out` in place (written to a temporary file, then renamed)."""
-    scripted = torch.jit.script(model)
+def write_checkpoint(model: nn.Module, config: dict, tokenizer: bytes, out: Path,
+                     extra_files: Optional[dict] = None) -> None:
+    """Script `model` (unless it is scripted already) and save it with config.json and the
+    tokenizer as extra files (tokenizer.json for config["tokenizer"] == "hf", else
+    tokenizer.model) plus `extra_files`, replacing `out` in place (written to a temporary
+    file, then renamed)."""
+    scripted = model if isinstance(model, torch.jit.ScriptModule) else torch.jit.script(model)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
-    torch.jit.save(scripted, str(tmp), _extra_files={
-        "config.json": json.dumps(config, indent=1),
-        "tokenizer.model": tokenizer,
-    })
+    name = "tokenizer.json" if config.get("tokenizer") == "hf" else "tokenizer.model"
+    files = {"config.json": json.dumps(config, indent=1), name: tokenizer}
+    files.update(extra_files or {})
+    torch.jit.save(scripted, str(tmp), _extra_files=files)
     os.replace(tmp, out)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")

@@ -94,13 +94,15 @@ def main() -> None:
     ap.add_argument("--block", type=int, default=32)
     ap.add_argument("--steps", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--dlm", help="dlm executable: tokenizes prompts of checkpoints with a "
+                    "Hugging Face tokenizer (kind hf)")
     args = ap.parse_args()
     match_dlm_threads(args.threads)
     with open(SCRIPT_DATA / "heldout_prompts.jsonl") as f:
         prompts = [json.loads(line)["prompt"] for line in f][:args.prompts]
-    model = Model(args.model)
+    model = Model(args.model, dlm=args.dlm)
     for path in (args.model, args.shifted):
-        n = check_exact(Model(path), prompts)
+        n = check_exact(Model(path, dlm=args.dlm), prompts)
         print(f"{Path(path).name}: cache_refresh=1 == uncached in {n} runs")
     print(f"{Path(args.model).name}: {len(prompts)} prompts, {args.tokens} tokens, "
           f"block {args.block}, {args.steps} steps, T=0")

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import json
+import subprocess
 from dataclasses import dataclass, field
 from typing import List, Optional, Sequence
 
@@ -40,9 +42,11 @@ def match_dlm_threads(threads: int) -> None:
 
 
 class Model:
-    """A dlm checkpoint (format v1) run through torch.jit."""
+    """A dlm checkpoint (format v1) run through torch.jit. `dlm`: the dlm executable, which
+    tokenizes prompts of checkpoints with a Hugging Face tokenizer (kind "hf")."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, dlm: Optional[str] = None):
+        self.path, self.dlm = path, dlm
         loaded = checkpoint.load(path)
         self.module = loaded.module
         self.config = loaded.config
@@ -55,10 +59,33 @@ class Model:
         self.nfe = 0
 
     def encode_prompt(self, text: str) -> List[int]:
+        """The prompt's ids as dlm encodes them: bos (if add_bos) then the tokenizer's ids.
+        Kind "sentencepiece" here; kind "hf" through `DLM tokenize -m MODEL -p TEXT --json`
+        (one JSON list of ids, without bos)."""
+        ids = [int(self.config["bos_token_id"])] if self.config.get("add_bos", True) else []
+        kind = self.config.get("tokenizer", "sentencepiece")
+        if kind == "hf":
+            return ids + self.dlm_tokenize(text)
+        if kind != "sentencepiece":
+            raise SystemExit(f"{self.path}: unknown tokenizer kind {kind!r}")
         import sentencepiece as spm
         sp = spm.SentencePieceProcessor(model_proto=self.tokenizer_model)
-        ids = [int(self.config["bos_token_id"])] if self.config.get("add_bos", True) else []
         return ids + list(sp.encode(text))
+
+    def dlm_tokenize(self, text: str) -> List[int]:
+        if not self.dlm:
+            raise SystemExit(f"{self.path} has a Hugging Face tokenizer (kind hf): the reference "
+                             "tokenizes its prompts with dlm; give --dlm PATH (the dlm executable)")
+        r = subprocess.run([self.dlm, "tokenize", "-m", self.path, "-p", text, "--json"],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise SystemExit(f"{self.dlm} tokenize failed (exit {r.returncode}): {r.stderr.strip()}")
+        try:
+            ids = json.loads(r.stdout)
+            assert isinstance(ids, list) and all(isinstance(i, int) for i in ids)
+        except (ValueError, AssertionError):
+            raise SystemExit(f"{self.dlm} tokenize --json printed {r.stdout[:80]!r}, not a JSON list of ids")
+        return ids
 
     @property
     def has_cache(self) -> bool:

@@ -9,7 +9,9 @@ cfg_scale, eos, cache, cache_refresh). Output: one JSON line per case: {"generat
 the final span, "nfe": forward calls}.
 
 With --dlm PATH, the defaults for keys a case omits are dlm's own (`PATH options --json`,
-the option registry); without it, the copy in DEFAULTS.
+the option registry); without it, the copy in DEFAULTS. Checkpoints with a Hugging Face
+tokenizer (config "tokenizer": "hf") need --dlm: their prompts are tokenized by
+`dlm tokenize`.
 
 Usage: PYTHONPATH=scripts /usr/bin/python3 scripts/reference/run_cases.py --model M [--dlm build/dlm] [--threads 2] cases.json
 """
@@ -61,13 +63,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", required=True)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--dlm", help="dlm executable whose option registry gives the defaults")
+    ap.add_argument("--dlm", help="dlm executable whose option registry gives the defaults "
+                    "(and which tokenizes prompts of checkpoints with a Hugging Face tokenizer)")
     ap.add_argument("cases", nargs="?", default="-")
     args = ap.parse_args()
     match_dlm_threads(args.threads)
     defaults = registry_defaults(args.dlm) if args.dlm else DEFAULTS
     cases = json.load(sys.stdin if args.cases == "-" else open(args.cases))
-    model = Model(args.model)
+    model = Model(args.model, dlm=args.dlm)
     for case in cases:
         given = {**(preset(case["config"]) if case.get("config") else {}), **case["options"]}
         opts = {**defaults, **given}
