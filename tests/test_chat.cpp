@@ -1,0 +1,112 @@
+// Chat on the command line: `dlm generate --chat`, and `dlm chat` with piped input on the
+// shipped model (no chat format: turns are plain prompt and continuation).
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "test_support.h"
+
+namespace {
+
+using dlm_test::run_shell;
+using dlm_test::shell_quote;
+using nlohmann::json;
+
+std::string dlm(const std::string& args) { return std::string(DLM_EXECUTABLE) + " " + args; }
+
+// `dlm chat ARGS` fed `input` on stdin.
+dlm_test::CliResult chat(const std::string& input, const std::string& args) {
+  return run_shell("printf '%s' " + shell_quote(input) + " | " + dlm("chat -t 1 " + args));
+}
+
+std::vector<std::string> lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+// The prompts `dlm chat -v` rendered, in order.
+std::vector<std::string> prompts(const std::string& err) {
+  std::vector<std::string> out;
+  const std::string mark = "prompt: ";
+  for (const auto& line : lines(err)) {
+    const auto at = line.find(mark);
+    if (at != std::string::npos) out.push_back(line.substr(at + mark.size()));
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("generate --chat on a checkpoint without a chat format uses the prompt as is", "[chat][cli]") {
+  const auto plain = run_shell(dlm("generate -q -t 1 -n 8 --json -p 'And God said'"));
+  const auto wrapped = run_shell(dlm("generate -t 1 -n 8 --json --chat -p 'And God said'"));
+  REQUIRE(plain.exit_code == 0);
+  REQUIRE(wrapped.exit_code == 0);
+  CHECK_THAT(wrapped.err, Catch::Matchers::Contains("has no chat format"));
+  const json a = json::parse(plain.out), b = json::parse(wrapped.out);
+  CHECK_FALSE(a.contains("prompt"));
+  CHECK(b["prompt"] == "And God said");  // --json records the rendered prompt
+  CHECK(a["token_ids"] == b["token_ids"]);
+  CHECK(a["prompt_token_ids"] == b["prompt_token_ids"]);
+
+  const auto system = run_shell(dlm("generate -q -t 1 -n 8 --json --chat --system 'Amen.' -p 'And God said'"));
+  REQUIRE(system.exit_code == 0);
+  CHECK(json::parse(system.out)["prompt"] == "Amen. And God said");
+}
+
+TEST_CASE("generate --system without --chat is a usage error", "[chat][cli][usage]") {
+  const auto r = run_shell(dlm("generate -t 1 -n 8 --system x -p a"));
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Matchers::Contains("add --chat"));
+}
+
+TEST_CASE("dlm chat with piped input: one answer line per turn, the conversation carried over",
+          "[chat][cli]") {
+  const auto r = chat("And God said\nAnd Moses said\n", "-v -n 16");
+  REQUIRE(r.exit_code == 0);
+  CHECK(lines(r.out).size() == 2);
+  const auto p = prompts(r.err);
+  REQUIRE(p.size() == 2);
+  CHECK(p[0] == "And God said");
+  // The second prompt is the first turn, its answer, and the new line.
+  CHECK(p[1].rfind("And God said", 0) == 0);
+  CHECK(p[1].size() > std::string("And God said And Moses said").size() - 1);
+  CHECK(p[1].substr(p[1].size() - 14) == "And Moses said");
+  CHECK(p[1].find(lines(r.out)[0]) != std::string::npos);  // the answer, as printed
+}
+
+TEST_CASE("dlm chat commands: /reset, /system, /help, unknown ones", "[chat][cli]") {
+  const auto r = chat("And God said\n/reset\n/system Amen.\nAnd Moses said\n/system\n/reset\nBlessed\n/help\n",
+                      "-v -n 8");
+  REQUIRE(r.exit_code == 0);
+  CHECK(lines(r.out).size() == 3);
+  CHECK(prompts(r.err) == std::vector<std::string>{"And God said", "Amen. And Moses said", "Blessed"});
+  CHECK_THAT(r.err, Catch::Matchers::Contains("conversation cleared"));
+  CHECK_THAT(r.err, Catch::Matchers::Contains("/reset clears the conversation"));
+
+  const auto unknown = chat("/nope\n", "-n 8");
+  CHECK(unknown.exit_code == 3);
+  CHECK_THAT(unknown.err, Catch::Matchers::Contains("unknown command '/nope'"));
+}
+
+TEST_CASE("dlm chat drops the oldest exchanges that no longer fit, and refuses a turn too long alone",
+          "[chat][cli]") {
+  // -n 480 leaves 32 prompt tokens of the model's 512; every answer is 480 tokens long.
+  const std::string args = "-n 480 --block-length 480 --steps 2 --eos suppress";
+  const auto r = chat("And God said\nAnd Moses said\n", args);
+  REQUIRE(r.exit_code == 0);
+  CHECK(lines(r.out).size() == 2);
+  CHECK_THAT(r.err, Catch::Matchers::Contains("exceeds the model's max_seq_len 512: dropped the 1 oldest"));
+
+  std::string long_line;
+  for (int i = 0; i < 40; ++i) long_line += "and the LORD ";
+  const auto too_long = chat(long_line + "\nAnd God said\n", args);
+  CHECK(too_long.exit_code == 3);  // the session goes on; the failed turn sets the exit code
+  CHECK(lines(too_long.out).size() == 1);
+  CHECK_THAT(too_long.err, Catch::Matchers::Contains("shorten the prompt"));
+}
