@@ -15,11 +15,11 @@ using dlm_test::run_shell;
 using dlm_test::shell_quote;
 using nlohmann::json;
 
-std::string dlm(const std::string& args) { return std::string(DLM_EXECUTABLE) + " " + args; }
+std::string dlm_command(const std::string& args) { return std::string(DLM_EXECUTABLE) + " " + args; }
 
 // `dlm chat ARGS` fed `input` on stdin.
 dlm_test::CliResult chat(const std::string& input, const std::string& args) {
-  return run_shell("printf '%s' " + shell_quote(input) + " | " + dlm("chat -t 1 " + args));
+  return run_shell("printf '%s' " + shell_quote(input) + " | " + dlm_command("chat -t 1 " + args));
 }
 
 std::vector<std::string> lines(const std::string& text) {
@@ -43,8 +43,8 @@ std::vector<std::string> prompts(const std::string& err) {
 }  // namespace
 
 TEST_CASE("generate --chat on a checkpoint without a chat format uses the prompt as is", "[chat][cli]") {
-  const auto plain = run_shell(dlm("generate -q -t 1 -n 8 --json -p 'And God said'"));
-  const auto wrapped = run_shell(dlm("generate -t 1 -n 8 --json --chat -p 'And God said'"));
+  const auto plain = run_shell(dlm_command("generate -q -t 1 -n 8 --json -p 'And God said'"));
+  const auto wrapped = run_shell(dlm_command("generate -t 1 -n 8 --json --chat -p 'And God said'"));
   REQUIRE(plain.exit_code == 0);
   REQUIRE(wrapped.exit_code == 0);
   CHECK_THAT(wrapped.err, Catch::Matchers::Contains("has no chat format"));
@@ -54,13 +54,19 @@ TEST_CASE("generate --chat on a checkpoint without a chat format uses the prompt
   CHECK(a["token_ids"] == b["token_ids"]);
   CHECK(a["prompt_token_ids"] == b["prompt_token_ids"]);
 
-  const auto system = run_shell(dlm("generate -q -t 1 -n 8 --json --chat --system 'Amen.' -p 'And God said'"));
+  const auto system = run_shell(dlm_command("generate -q -t 1 -n 8 --json --chat --system 'Amen.' -p 'And God said'"));
   REQUIRE(system.exit_code == 0);
   CHECK(json::parse(system.out)["prompt"] == "Amen. And God said");
 }
 
+TEST_CASE("dlm info names the chat format", "[chat][cli]") {
+  const auto r = run_shell(dlm_command("info"));
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Matchers::Contains("chat format:  none (plain"));
+}
+
 TEST_CASE("generate --system without --chat is a usage error", "[chat][cli][usage]") {
-  const auto r = run_shell(dlm("generate -t 1 -n 8 --system x -p a"));
+  const auto r = run_shell(dlm_command("generate -t 1 -n 8 --system x -p a"));
   CHECK(r.exit_code == 2);
   CHECK_THAT(r.err, Catch::Matchers::Contains("add --chat"));
 }
@@ -109,4 +115,17 @@ TEST_CASE("dlm chat drops the oldest exchanges that no longer fit, and refuses a
   CHECK(too_long.exit_code == 3);  // the session goes on; the failed turn sets the exit code
   CHECK(lines(too_long.out).size() == 1);
   CHECK_THAT(too_long.err, Catch::Matchers::Contains("shorten the prompt"));
+}
+
+TEST_CASE("Ctrl-C stops the current answer of dlm chat and keeps what was final", "[chat][cli]") {
+  // A slow answer (400 uncached steps); SIGINT once its prompt is logged, then stdin ends.
+  dlm_test::TempDir dir;
+  const std::string err = shell_quote(dir.file("err"));
+  const auto r = run_shell(
+      "{ echo 'And God said'; } | " +
+      dlm_command("chat -t 1 -v -n 400 --block-length 400 --steps 400 --cache none") + " 2>" + err +
+      " & pid=$!; for i in $(seq 300); do grep -q 'prompt:' " + err +
+      " && break; sleep 0.1; done; sleep 1; kill -INT $pid; wait $pid; echo \"rc=$?\"; cat " + err + " >&2");
+  CHECK_THAT(r.out, Catch::Matchers::Contains("rc=0"));
+  CHECK_THAT(r.err, Catch::Matchers::Contains("answer stopped; what was final is kept"));
 }
