@@ -29,18 +29,77 @@ std::vector<std::string> lines(const std::string& text) {
   return out;
 }
 
-// The prompts `dlm chat -v` rendered, in order.
+// The prompts `dlm chat -v` rendered (logged as JSON strings), in order.
 std::vector<std::string> prompts(const std::string& err) {
   std::vector<std::string> out;
   const std::string mark = "prompt: ";
   for (const auto& line : lines(err)) {
     const auto at = line.find(mark);
-    if (at != std::string::npos) out.push_back(line.substr(at + mark.size()));
+    if (at != std::string::npos) out.push_back(json::parse(line.substr(at + mark.size())).get<std::string>());
   }
   return out;
 }
 
+// The shipped model with chat format chatml, chat_system "Be brief." and "," as its end of
+// turn (tests/python/chat_checkpoint.py), written once per process.
+const std::string& chatml_model() {
+  static dlm_test::TempDir dir;
+  static const std::string path = [] {
+    const std::string out = dir.file("chatml.pt");
+    const auto r = run_shell("/usr/bin/python3 " + shell_quote(std::string(DLM_SOURCE_DIR) + "/tests/python/chat_checkpoint.py") +
+                             " " + shell_quote(dlm_test::shipped_model_path()) + " " + shell_quote(out) +
+                             " --chat-format chatml --chat-system 'Be brief.' --eot-piece ,");
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    return out;
+  }();
+  return path;
+}
+
+const std::string kChatmlPrompt =
+    "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nAnd God said<|im_end|>\n"
+    "<|im_start|>assistant\n";
+
 }  // namespace
+
+TEST_CASE("generate --chat renders the checkpoint's chat format; --system replaces its default",
+          "[chat][cli]") {
+  const std::string m = " -m " + shell_quote(chatml_model());
+  const auto r = run_shell(dlm_command("generate -q -t 1 -n 8 --json --chat -p 'And God said'" + m));
+  REQUIRE(r.exit_code == 0);
+  CHECK(json::parse(r.out)["prompt"] == kChatmlPrompt);
+  const auto s = run_shell(dlm_command("generate -q -t 1 -n 8 --json --chat --system Hi -p 'And God said'" + m));
+  REQUIRE(s.exit_code == 0);
+  CHECK(json::parse(s.out)["prompt"].get<std::string>().rfind("<|im_start|>system\nHi<|im_end|>\n", 0) == 0);
+}
+
+TEST_CASE("End of turn ends the text, token_ids and (--eos stop) the generation", "[chat][cli][eot]") {
+  const std::string m = " -m " + shell_quote(chatml_model());
+  // The shipped model continues "And God said" with " unto him, Behold, ..."; here "," is eot.
+  const auto r = run_shell(dlm_command("generate -q -t 1 -n 16 --json -p 'And God said'" + m));
+  REQUIRE(r.exit_code == 0);
+  const json j = json::parse(r.out);
+  CHECK(j["text"] == " unto him");
+  CHECK(j["finish_reason"] == "stop");
+  CHECK(j["token_ids"].size() == 2);
+  CHECK(j["nfe"] == 16);
+  const auto stop = run_shell(dlm_command("generate -q -t 1 -n 16 --json --eos stop -p 'And God said'" + m));
+  REQUIRE(stop.exit_code == 0);
+  CHECK(json::parse(stop.out)["text"] == " unto him");
+  CHECK(json::parse(stop.out)["nfe"].get<int>() < 16);
+}
+
+TEST_CASE("dlm chat re-renders the whole conversation in the chat format each turn", "[chat][cli]") {
+  const auto r = chat("And God said\nAnd Moses said\n", "-v -n 16 -m " + shell_quote(chatml_model()));
+  REQUIRE(r.exit_code == 0);
+  const auto answers = lines(r.out);
+  REQUIRE(answers.size() == 2);
+  const auto p = prompts(r.err);
+  REQUIRE(p.size() == 2);
+  CHECK(p[0] == kChatmlPrompt);
+  CHECK(p[1] == kChatmlPrompt + answers[0] + "<|im_end|>\n<|im_start|>user\nAnd Moses said<|im_end|>\n" +
+                    "<|im_start|>assistant\n");
+}
 
 TEST_CASE("generate --chat on a checkpoint without a chat format uses the prompt as is", "[chat][cli]") {
   const auto plain = run_shell(dlm_command("generate -q -t 1 -n 8 --json -p 'And God said'"));

@@ -12,9 +12,13 @@ void add_chat_flags(CLI::App& cmd, ChatFlags& f, bool with_chat) {
 }
 
 void notice_plain_chat(const Checkpoint& checkpoint) {
-  if (parse_chat_format(checkpoint.config().chat_format) == ChatFormat::kPlain) {
+  const ModelConfig& config = checkpoint.config();
+  if (parse_chat_format(config.chat_format) == ChatFormat::kPlain) {
     spdlog::info("{} has no chat format: turns are plain text (prompt and continuation)",
                  checkpoint.path());
+  } else if (!config.eot_id) {
+    spdlog::warn("{} has chat format {} but no eot_token_id: answers end only at the end of "
+                 "sequence (re-export it with eot_token_id set)", checkpoint.path(), config.chat_format);
   }
 }
 

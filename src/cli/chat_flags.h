@@ -27,7 +27,8 @@ struct ChatFlags {
 // Registers --system on `cmd`, and --chat when `with_chat` (dlm chat is always a chat).
 void add_chat_flags(CLI::App& cmd, ChatFlags& flags, bool with_chat);
 
-// The one-line notice for a checkpoint without a chat format: turns are plain text.
+// The one-line notice for a checkpoint without a chat format (turns are plain text), or
+// the warning for one with a chat format but no end-of-turn id.
 void notice_plain_chat(const Checkpoint& checkpoint);
 
 }  // namespace dlm::cli

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 
 #include "cli/chat_flags.h"
@@ -144,7 +145,9 @@ class Session {
                    "{} oldest exchange(s); {} turn(s) remain",
                    options_.max_new_tokens, checkpoint_.config().max_seq_len, dropped, turns_.size());
     }
-    spdlog::debug("prompt: {}", render());
+    // One line, as a JSON string: chat formats put newlines in the prompt.
+    spdlog::debug("prompt: {}", nlohmann::json(render()).dump(-1, ' ', false,
+                                                              nlohmann::json::error_handler_t::replace));
     return ids;
   }
 
