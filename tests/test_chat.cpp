@@ -188,3 +188,15 @@ TEST_CASE("Ctrl-C stops the current answer of dlm chat and keeps what was final"
   CHECK_THAT(r.out, Catch::Matchers::Contains("rc=0"));
   CHECK_THAT(r.err, Catch::Matchers::Contains("answer stopped; what was final is kept"));
 }
+
+TEST_CASE("dlm chat at a terminal: Ctrl-C clears the line or stops the answer, history, Ctrl-D",
+          "[chat][cli]") {
+  // tests/python/pty_chat.py types into a pseudo-terminal and checks what it shows.
+  const auto r = run_shell("/usr/bin/python3 " +
+                           shell_quote(std::string(DLM_SOURCE_DIR) + "/tests/python/pty_chat.py") +
+                           " " + shell_quote(DLM_EXECUTABLE) +
+                           " -t 1 -n 400 --block-length 400 --steps 400 --cache none");
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == "ok\n");
+}

@@ -4,14 +4,14 @@
 // are read plainly (one user turn per line) and each answer ends with a newline.
 #include <editline/readline.h>
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <signal.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
-#include <csignal>
 #include <cstdlib>
 #include <iostream>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <optional>
 
 #include "cli/chat_flags.h"
@@ -180,10 +180,17 @@ int run(ChatCommand& c, CLI::App& cmd) {
   apply_log_options(c.log);
   configure_runtime(c.flags.runtime);
   auto checkpoint = Checkpoint::load(model, c.flags.runtime.device);
-  std::signal(SIGINT, on_chat_interrupt);  // from here on Ctrl-C stops an answer or clears a line
   notice_plain_chat(*checkpoint);
   notice_uncached(c.flags.options, *checkpoint);
   const bool interactive = stdin_is_terminal();
+  // From here on Ctrl-C stops an answer or clears the line. On a terminal without
+  // SA_RESTART: a Ctrl-C that comes before libedit has the terminal (typed ahead) still
+  // interrupts its read instead of leaving it waiting with the line gone.
+  struct sigaction action {};
+  action.sa_handler = on_chat_interrupt;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = interactive ? 0 : SA_RESTART;
+  sigaction(SIGINT, &action, nullptr);
   if (interactive) std::cerr << kHelp << std::endl;
   Session session(*checkpoint, c.flags.options, c.chat.system_turn());
   LineReader reader(interactive);
