@@ -62,8 +62,8 @@ std::string jsonl_texts(const OptionSpec& spec, const std::string& key, const js
 
 const std::set<std::string>& known_fields() {
   static const std::set<std::string> names = [] {
-    std::set<std::string> n{"id",  "custom_id", "prompt",   "messages",
-                            "method", "url", "body", "reference"};
+    std::set<std::string> n{"id",     "custom_id", "prompt", "messages",
+                            "method", "url",       "body",   "reference"};
     for (const auto& spec : option_registry()) n.insert(spec.jsonl_keys.begin(), spec.jsonl_keys.end());
     return n;
   }();

@@ -1,8 +1,8 @@
 #pragma once
 // Turns the canvas into streamed text: a token is final once it is committed with
 // no mask before it; text stops at the first end id (end of sequence, or end of turn for
-// chat checkpoints) or before the first stop string, and never ends inside a UTF-8 sequence. A tail that could still
-// grow into a stop string is held back until it cannot.
+// chat checkpoints) or before the first stop string, and never ends inside a UTF-8
+// sequence. A tail that could still grow into a stop string is held back until it cannot.
 #include <cstdint>
 #include <string>
 #include <utility>
