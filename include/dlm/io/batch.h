@@ -11,6 +11,7 @@
 #include "dlm/io/result.h"
 #include "dlm/io/run_settings.h"
 #include "dlm/sampling/sampler.h"
+#include "dlm/text/chat_format.h"
 
 namespace dlm {
 
@@ -18,7 +19,8 @@ namespace dlm {
 struct BatchRecord {
   std::int64_t line = 0;  // 1-based line number in the input
   std::string id;         // "id" or "custom_id"; "line-N" when absent
-  std::string prompt;
+  std::string prompt;     // "prompt", or once rendered (render_batch_prompt) the messages'
+  std::optional<Conversation> messages;  // "messages" (OpenAI chat completions) instead of "prompt"
   GenerateOptions options;
   std::string error;      // set: the record cannot run; its output is an error record
 };
@@ -30,6 +32,10 @@ struct BatchRecord {
 BatchRecord parse_batch_record(std::string_view text, std::int64_t line,
                                const GenerateOptions& defaults, std::uint64_t run_seed,
                                std::set<std::string>& unknown);
+
+// The prompt text of a record with `messages`, in the checkpoint's chat format (plain when
+// it has none); the record's `prompt` otherwise. Throws UsageError.
+std::string render_batch_prompt(const BatchRecord& record, const ModelConfig& config);
 
 // The options of a record that does not name "steps": `options` with steps cut to
 // max_new_tokens (as LLaDA's steps = gen_length default does). With the run's defaults:
