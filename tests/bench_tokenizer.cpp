@@ -1,13 +1,17 @@
 // dlm's hf tokenizer on files, mirroring tests/oracle/hf_oracle.js (no torch: links only
 // dlm_tokenizer). Used by scripts/bench/bench_tokenizer.sh and to look at differences.
 //   dlm_bench_tokenizer ids TOKENIZER_JSON STRINGS.jsonl OUT.jsonl
-//   dlm_bench_tokenizer bench TOKENIZER_JSON TEXT_FILE [REPEATS]   prints "bytes tokens seconds"
+//   dlm_bench_tokenizer bench TOKENIZER_JSON TEXT_FILE [REPEATS] [lines]
+//     prints "bytes tokens seconds" of the best repeat: the file as one string, or each
+//     non-empty line apart
 #include <chrono>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "dlm/error.h"
 #include "tokenizer/hf_tokenizer.h"
@@ -45,13 +49,25 @@ int main(int argc, char** argv) {
     }
     const std::string text = read_file(argv[3]);
     const int repeats = argc > 4 ? std::stoi(argv[4]) : 3;
+    const bool lines = argc > 5 && std::string(argv[5]) == "lines";
+    std::vector<std::string_view> parts;
+    for (std::size_t at = 0; at < text.size();) {
+      const auto end = std::min(text.find('\n', at), text.size());
+      if (end > at) parts.push_back(std::string_view(text).substr(at, end - at));
+      at = end + 1;
+    }
     double best = 1e30;
     std::size_t tokens = 0;
     for (int r = 0; r < repeats; ++r) {
       // A fresh tokenizer each repeat would time the load; the word cache is part of the
       // encoder, as the oracle's is, so repeats after the first run warm (both sides).
       const auto start = std::chrono::steady_clock::now();
-      tokens = tokenizer->encode(text).size();
+      if (lines) {
+        tokens = 0;
+        for (const auto part : parts) tokens += tokenizer->encode(part).size();
+      } else {
+        tokens = tokenizer->encode(text).size();
+      }
       const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
       best = std::min(best, took.count());
     }

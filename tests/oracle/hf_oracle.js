@@ -4,8 +4,10 @@
 //   node hf_oracle.js ids TOKENIZER_JSON STRINGS.jsonl OUT.jsonl
 //     one JSON list of ids a line for each JSON string a line (no post-processor ids:
 //     addSpecialTokens false; special tokens written in the text become their ids)
-//   node hf_oracle.js bench TOKENIZER_JSON TEXT_FILE [REPEATS]
-//     encodes the file as one string; prints "bytes tokens seconds" of the best repeat
+//   node hf_oracle.js bench TOKENIZER_JSON TEXT_FILE [REPEATS] [lines]
+//     encodes the file as one string (or, with `lines`, each line apart in one
+//     encodeBatch call: set TOKENIZERS_PARALLELISM=false for one thread); prints
+//     "bytes tokens seconds" of the best repeat
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -31,22 +33,28 @@ async function ids(tokenizer, input, output) {
   fs.writeFileSync(output, lines.join('\n') + '\n');
 }
 
-async function bench(tokenizer, file, repeats) {
+async function bench(tokenizer, file, repeats, lines) {
   const text = fs.readFileSync(file, 'utf8');
+  const parts = text.split('\n').filter((l) => l.length > 0);
   let best = Infinity;
   let tokens = 0;
   for (let r = 0; r < repeats; ++r) {
     const start = process.hrtime.bigint();
-    const e = await tokenizer.encode(text, null, { addSpecialTokens: false });
+    if (lines) {
+      const encodings = await tokenizer.encodeBatch(parts, { addSpecialTokens: false });
+      tokens = encodings.reduce((n, e) => n + e.getIds().length, 0);
+    } else {
+      const e = await tokenizer.encode(text, null, { addSpecialTokens: false });
+      tokens = e.getIds().length;
+    }
     const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-    tokens = e.getIds().length;
     best = Math.min(best, seconds);
   }
   console.log(`${Buffer.byteLength(text, 'utf8')} ${tokens} ${best}`);
 }
 
 async function main() {
-  const [mode, tokenizerJson, a, b] = process.argv.slice(2);
+  const [mode, tokenizerJson, a, b, c] = process.argv.slice(2);
   if (!['ids', 'bench'].includes(mode) || !tokenizerJson || !a) {
     console.error('usage: hf_oracle.js ids TOKENIZER_JSON STRINGS.jsonl OUT.jsonl | bench TOKENIZER_JSON TEXT [REPEATS]');
     process.exit(2);
@@ -54,7 +62,7 @@ async function main() {
   const { Tokenizer } = loadTokenizers();
   const tokenizer = Tokenizer.fromFile(tokenizerJson);
   if (mode === 'ids') await ids(tokenizer, a, b);
-  else await bench(tokenizer, a, Number(b || 3));
+  else await bench(tokenizer, a, Number(b || 3), c === 'lines');
 }
 
 main().catch((e) => {
