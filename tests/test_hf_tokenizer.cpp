@@ -4,6 +4,7 @@
 // with the real Qwen3 and Llama 3 files by scripts/npm_deps.sh) on over 10,000 strings.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -276,9 +277,20 @@ TEST_CASE("hf: the same ids as Hugging Face tokenizers on the Qwen3 and Llama 3 
   }
   REQUIRE(texts.size() >= 10000);
 
-  // Characters where Debian's ICU 72 / Oniguruma 6.9.8 and the oracle's Unicode tables could
-  // disagree would be listed here and kept out of the strict comparison; none was found.
-  const std::vector<std::string> known_differences = {};
+  // Strings where NFC (Qwen3's normalizer) differs: ICU 72 knows Unicode 15, the oracle's
+  // normalizer (Rust crate unicode-normalization-alignments) an older Unicode whose tables
+  // lack the combining classes of marks added in Unicode 11 and later, so it neither
+  // reorders nor composes across them. dlm follows ICU (correct NFC). Oniguruma is the same
+  // engine (6.9.8) on both sides: no difference in the pre-tokenizer. Llama 3 (no
+  // normalizer) must agree on these too.
+  const std::vector<std::string> known_differences = {
+      "a\U0001E4EC\u0301",            // U+1E4EC Nag Mundari sign muhor (Unicode 15, ccc 232)
+      "a\U00011F41\u0323",            // U+11F41 Kawi sign killer (Unicode 15, ccc 9)
+      "a\U0001E2AE\u0323",            // U+1E2AE Toto sign rising tone (Unicode 14, ccc 230)
+      "\U00010E80\U00010EAB\u0323",   // U+10EAB Yezidi combining hamza mark (Unicode 13, ccc 230)
+      "\U0001E100\U0001E130\u0323",   // U+1E130 Nyiakeng Puachue Hmong tone-b (Unicode 12, ccc 230)
+      "\U00010D00\U00010D24\u0323",   // U+10D24 Hanifi Rohingya sign harbahay (Unicode 11, ccc 230)
+  };
 
   for (const std::string model : {"qwen3", "llama3"}) {
     const std::string oracle_out = dir.file(model + ".ids");
@@ -288,15 +300,19 @@ TEST_CASE("hf: the same ids as Hugging Face tokenizers on the Qwen3 and Llama 3 
     REQUIRE(r.exit_code == 0);
     std::istringstream in(read_file(oracle_out));
     const auto tok = dlm::make_tokenizer("hf", read_file(real_file(model)), model);
-    std::size_t agree = 0, differ = 0, round_trips = 0;
+    std::size_t agree = 0, differ = 0, excepted = 0, round_trips = 0;
     std::size_t index = 0;
     for (std::string line; std::getline(in, line); ++index) {
       REQUIRE(index < texts.size());
       const std::string& text = texts[index];
       const Ids expected = json::parse(line).get<Ids>();
       const Ids got = tok->encode(text);
+      const bool known = model == "qwen3" && std::find(known_differences.begin(), known_differences.end(),
+                                                        text) != known_differences.end();
       if (got == expected) {
         ++agree;
+      } else if (known) {
+        ++excepted;
       } else {
         ++differ;
         UNSCOPED_INFO(model << " string " << index << " " << json(text).dump() << ": oracle "
@@ -311,8 +327,7 @@ TEST_CASE("hf: the same ids as Hugging Face tokenizers on the Qwen3 and Llama 3 
     }
     CHECK(index == texts.size());
     CHECK(differ == 0);
-    WARN(model << ": " << agree << " of " << texts.size() << " strings encode as the oracle does; "
-         << round_trips << " decode back to their text");
+    WARN(model << ": " << agree << " of " << texts.size() << " strings encode as the oracle does, "
+         << excepted << " listed exceptions differ; " << round_trips << " decode back to their text");
   }
-  CHECK(known_differences.empty());
 }
