@@ -219,6 +219,12 @@ TEST_CASE("hf: what kind hf does not read is one UsageError naming it", "[hf]") 
   j["model"]["dropout"] = 0.1;
   one_line(j.dump(), {"dropout"});
   one_line(json::object().dump(), {"ByteLevel"});
+  j = tiny({}, json::array());
+  j["added_tokens"] = json::array({added(std::int64_t{1} << 40, "<big>", true)});
+  one_line(j.dump(), {"the file is damaged"});
+  j = tiny({}, json::array());
+  j["model"]["vocab"]["x"] = "seven";
+  one_line(j.dump(), {"m.pt", "tokenizer.json"});
 }
 
 TEST_CASE("hf: invalid UTF-8 text is refused with its offset", "[hf]") {

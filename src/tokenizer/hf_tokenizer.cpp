@@ -20,6 +20,8 @@ namespace {
 using nlohmann::json;
 
 const char* kWayOut = "use a byte-level BPE tokenizer.json or a sentencepiece tokenizer.model";
+// Far above any real vocabulary (Llama 3: 128,256; Qwen3: 151,669): a larger id is damage.
+constexpr std::int64_t kMaxIds = std::int64_t{1} << 24;
 
 // Normalizer: none or NFC (also a Sequence holding only NFC).
 bool parse_normalizer(const json& spec, const std::string& origin) {
@@ -78,6 +80,10 @@ class HfTokenizer : public Tokenizer {
     std::int64_t size = 0;
     for (const auto& [piece, id] : model_->vocab()) size = std::max(size, id + 1);
     for (const auto& t : all) size = std::max(size, t.id + 1);
+    if (size > kMaxIds) {
+      throw UsageError(fmt::format("{}: tokenizer.json has id {} (more than {} ids); the file is "
+                                   "damaged", origin, size - 1, kMaxIds));
+    }
     pieces_.resize(static_cast<std::size_t>(size));
     texts_.resize(static_cast<std::size_t>(size));
     for (const auto& [piece, id] : model_->vocab()) {
