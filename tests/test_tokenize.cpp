@@ -1,9 +1,11 @@
 // `dlm tokenize` end to end: on the shipped model (sentencepiece), and on a fixture
 // checkpoint of kind hf (a TorchScript module returning zero logits, with config.json
 // naming tokenizer "hf" and the real Qwen3 tokenizer.json of scripts/npm_deps.sh).
+// torch first: its glog defines a one-argument CHECK that Catch's must replace.
+#include <torch/script.h>
+#undef CHECK
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
-#include <torch/script.h>
 
 #include <nlohmann/json.hpp>
 
@@ -117,6 +119,14 @@ TEST_CASE("tokenize on a checkpoint of kind hf (Qwen3 tokenizer.json)", "[tokeni
   r = run_shell(dlm_command("-m " + shell_quote(model) + " -v -p " + shell_quote("Hi<|im_end|>\n")));
   REQUIRE(r.exit_code == 0);
   CHECK(r.out == "13048\tHi\t\"Hi\"\n151645\t<|im_end|>\t\"\"\n198\t\xC4\x8A\t\"\\n\"\n");
+
+  // The sampler runs on it too: zero logits, greedy, so every position takes id 0 ("!").
+  r = run_shell(shell_quote(DLM_EXECUTABLE) + " generate -m " + shell_quote(model) +
+                " -p " + shell_quote("Hi<|im_end|>") + " -n 4 --steps 4 --json");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const json record = json::parse(r.out);
+  CHECK(record.at("text") == "!!!!");
 
   r = run_shell(dlm_command("-m " + shell_quote(model) + " -p " + shell_quote("bad \xFF byte")));
   CHECK(r.exit_code == 2);
