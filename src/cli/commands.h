@@ -27,5 +27,6 @@ Runner add_batch(CLI::App& app);
 Runner add_sweep(CLI::App& app);
 Runner add_options(CLI::App& app);
 Runner add_chat(CLI::App& app);
+Runner add_tokenize(CLI::App& app);
 
 }  // namespace dlm::cli
