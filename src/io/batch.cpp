@@ -107,6 +107,10 @@ GenerateOptions record_defaults(const GenerateOptions& options) {
   return o;
 }
 
+std::string input_fingerprint(std::string_view line_text) {
+  return fmt::format("{:016x}", fnv1a64(line_text));
+}
+
 std::uint64_t derive_seed(std::uint64_t run_seed, std::string_view id) {
   return mix64(run_seed ^ mix64(fnv1a64(id))) & kMaxSeed;
 }
@@ -117,6 +121,7 @@ BatchRecord parse_batch_record(std::string_view text, std::int64_t line,
   BatchRecord r;
   r.line = line;
   r.id = fmt::format("line-{}", line);
+  r.input_hash = input_fingerprint(text);
   r.options = defaults;
   if (const auto deep = json_depth_problem(text)) {
     r.error = fmt::format("line {}: {}", line, *deep);
@@ -137,6 +142,7 @@ BatchRecord parse_batch_record(std::string_view text, std::int64_t line,
     if (j.contains(key) && !j.at(key).is_null()) {
       const json& v = j.at(key);
       r.id = v.is_string() ? v.get<std::string>() : v.dump();
+      r.has_id = true;
     }
   }
   // The OpenAI Batch envelope keeps the request under "body".
@@ -235,6 +241,7 @@ std::string batch_output_json(const BatchRecord& record, const GenerationResult&
   nlohmann::ordered_json out;
   out["id"] = record.id;
   out["line"] = record.line;
+  out["input_hash"] = record.input_hash;
   for (auto& [key, value] : j.items()) out[key] = value;
   out["elapsed_ms"] = elapsed_ms;
   return out.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
@@ -244,6 +251,7 @@ std::string batch_error_json(const BatchRecord& record, const std::string& error
   nlohmann::ordered_json out;
   out["id"] = record.id;
   out["line"] = record.line;
+  out["input_hash"] = record.input_hash;
   out["text"] = "";
   out["token_ids"] = json::array();
   out["finish_reason"] = "error";
