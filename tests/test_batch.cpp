@@ -125,6 +125,17 @@ TEST_CASE("bad batch records become errors naming the line, never exceptions", "
   CHECK(unknown == std::set<std::string>{"colour"});
 }
 
+TEST_CASE("batch record errors stay one line when a value holds a newline", "[batch]") {
+  // Found by fuzz_batch_record: the bad value was echoed raw, newline included.
+  const auto r = parse(R"({"prompt":"x","algorithm":"a\nb"})");
+  CHECK_FALSE(r.error.empty());
+  CHECK(r.error.find('\n') == std::string::npos);
+  CHECK_THAT(r.error, Catch::Matchers::Contains("a\\nb"));
+  CHECK(r.input_hash.size() == 16);
+  CHECK_FALSE(r.has_id);
+  CHECK(parse(R"({"id":"q","prompt":"x"})").has_id);
+}
+
 TEST_CASE("shards partition the records; Slurm arrays give the default shard", "[batch]") {
   std::map<std::string, int> owners;
   for (int s = 0; s < 4; ++s) {

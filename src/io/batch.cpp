@@ -10,6 +10,7 @@
 
 #include "dlm/error.h"
 #include "dlm/io/json_guard.h"
+#include "dlm/one_line.h"
 #include "dlm/sampling/rng.h"
 #include "dlm/sampling/names.h"
 #include "dlm/sampling/options.h"
@@ -115,9 +116,25 @@ std::uint64_t derive_seed(std::uint64_t run_seed, std::string_view id) {
   return mix64(run_seed ^ mix64(fnv1a64(id))) & kMaxSeed;
 }
 
+namespace {
+
+BatchRecord parse_record(std::string_view text, std::int64_t line, const GenerateOptions& defaults,
+                         std::uint64_t run_seed, std::set<std::string>& unknown);
+
+}  // namespace
+
 BatchRecord parse_batch_record(std::string_view text, std::int64_t line,
                                const GenerateOptions& defaults, std::uint64_t run_seed,
                                std::set<std::string>& unknown) {
+  BatchRecord r = parse_record(text, line, defaults, run_seed, unknown);
+  r.error = one_line(r.error);  // a value echoed from the line may hold a newline
+  return r;
+}
+
+namespace {
+
+BatchRecord parse_record(std::string_view text, std::int64_t line, const GenerateOptions& defaults,
+                         std::uint64_t run_seed, std::set<std::string>& unknown) {
   BatchRecord r;
   r.line = line;
   r.id = fmt::format("line-{}", line);
@@ -166,6 +183,8 @@ BatchRecord parse_batch_record(std::string_view text, std::int64_t line,
   if (!has_seed) r.options.seed = derive_seed(run_seed, r.id);
   return r;
 }
+
+}  // namespace
 
 Shard parse_shard(const std::string& spec) {
   // Strict digits on both sides (sscanf's %lld saturates 99999999999999999999 silently).
