@@ -22,7 +22,8 @@ nice -n 19 cmake --build "$build" -j "${DLM_FUZZ_JOBS:-2}" --target dlm_fuzz_all
 
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(fuzz_batch_record fuzz_config_toml fuzz_model_config fuzz_text_stream fuzz_resume)
+  targets=(fuzz_batch_record fuzz_config_toml fuzz_model_config fuzz_text_stream fuzz_resume
+           fuzz_hf_tokenizer)
 fi
 dict_of() {
   case "$1" in

@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 mkdir -p .gpu-deps/debs
 cd .gpu-deps/debs
 apt-get download libsentencepiece-dev libsentencepiece0 libcli11-dev libspdlog-dev libspdlog1.10 \
-  libfmt-dev libfmt9 catch2 nlohmann-json3-dev libutfcpp-dev 2>/dev/null
+  libfmt-dev libfmt9 catch2 nlohmann-json3-dev libutfcpp-dev libonig-dev libonig5 libicu-dev \
+  libicu72 2>/dev/null
 cd ..
 rm -rf root
 for deb in debs/*.deb; do dpkg -x "$deb" root; done

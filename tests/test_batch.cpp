@@ -136,6 +136,67 @@ TEST_CASE("batch record errors stay one line when a value holds a newline", "[ba
   CHECK(parse(R"({"id":"q","prompt":"x"})").has_id);
 }
 
+TEST_CASE("batch records take OpenAI chat messages instead of a prompt", "[batch][chat]") {
+  auto r = parse(R"({"id": "m", "messages": [{"role": "system", "content": "Be brief."},
+                     {"role": "user", "content": "Hi"}], "max_tokens": 8})");
+  REQUIRE(r.error.empty());
+  REQUIRE(r.messages);
+  CHECK(r.messages->size() == 2);
+  CHECK(r.options.max_new_tokens == 8);
+  dlm::ModelConfig chatml;
+  chatml.chat_format = "chatml";
+  CHECK(dlm::render_batch_prompt(r, chatml) ==
+        "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+  CHECK(dlm::render_batch_prompt(r, dlm::ModelConfig{}) == "Be brief. Hi");  // plain: no chat format
+
+  // The OpenAI Batch envelope, and content as a list of text parts (joined with newlines).
+  r = parse(R"({"custom_id": "e", "body": {"messages": [{"role": "user", "content":
+               [{"type": "text", "text": "one"}, {"type": "text", "text": "two"}]}]}})");
+  REQUIRE(r.error.empty());
+  CHECK(r.id == "e");
+  CHECK(r.messages->at(0).content == "one\ntwo");
+  // A record with a prompt renders as its prompt.
+  CHECK(dlm::render_batch_prompt(parse(R"({"prompt": "p"})"), chatml) == "p");
+}
+
+TEST_CASE("bad chat messages are the record's error", "[batch][chat]") {
+  const auto error = [](const std::string& line) { return parse(line).error; };
+  CHECK_THAT(error(R"({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]})"),
+             Catch::Matchers::Contains("line 7: message 1: content part 1 has type \"image_url\""));
+  CHECK_THAT(error(R"({"messages": []})"), Catch::Matchers::Contains("non-empty list"));
+  CHECK_THAT(error(R"({"messages": "hi"})"), Catch::Matchers::Contains("non-empty list"));
+  CHECK_THAT(error(R"({"messages": [{"content": "x"}]})"), Catch::Matchers::Contains("message 1 must be an object"));
+  CHECK_THAT(error(R"({"messages": [{"role": "user", "content": "a"}, {"role": "tool", "content": "x"}]})"),
+             Catch::Matchers::Contains("message 2: role 'tool'"));
+  CHECK_THAT(error(R"({"messages": [{"role": "user", "content": 3}]})"),
+             Catch::Matchers::Contains("string or a list of text parts"));
+  CHECK_THAT(error(R"({"prompt": "a", "messages": [{"role": "user", "content": "x"}]})"),
+             Catch::Matchers::Contains("both \"prompt\" and \"messages\""));
+}
+
+TEST_CASE("dlm batch runs messages records and records the prompt text used", "[batch][cli][chat]") {
+  TempDir dir;
+  dlm_test::write_file(
+      dir.file("in.jsonl"),
+      "{\"id\": \"p\", \"prompt\": \"And God said\"}\n"
+      "{\"id\": \"m\", \"messages\": [{\"role\": \"user\", \"content\": \"And God said\"}]}\n"
+      "{\"id\": \"bad\", \"messages\": [{\"role\": \"user\", \"content\": [{\"type\": \"audio\"}]}]}\n");
+  const auto r = run_shell(dlm_batch("-n 8 -i " + dir.file("in.jsonl") + " -o " + dir.file("out.jsonl")));
+  CHECK(r.exit_code == 3);
+  std::istringstream in(dlm_test::read_file(dir.file("out.jsonl")));
+  std::map<std::string, json> by_id;
+  for (std::string line; std::getline(in, line);) {
+    const json j = json::parse(line);
+    by_id[j["id"]] = j;
+  }
+  REQUIRE(by_id.size() == 3);
+  CHECK_FALSE(by_id["p"].contains("prompt"));
+  CHECK(by_id["m"]["prompt"] == "And God said");  // the shipped model is plain: the content as is
+  CHECK(by_id["m"]["prompt_token_ids"] == by_id["p"]["prompt_token_ids"]);
+  CHECK(by_id["bad"]["finish_reason"] == "error");
+  CHECK_THAT(by_id["bad"]["error"].get<std::string>(), Catch::Matchers::Contains("line 3: message 1"));
+}
+
 TEST_CASE("shards partition the records; Slurm arrays give the default shard", "[batch]") {
   std::map<std::string, int> owners;
   for (int s = 0; s < 4; ++s) {

@@ -2,8 +2,10 @@
 // report as a UsageError naming the file and the problem. The bad checkpoints are
 // small TorchScript modules built here, with config.json and tokenizer.model taken
 // from the shipped model and then broken one at a time.
-#include <catch2/catch.hpp>
+// torch first: its glog defines a one-argument CHECK that Catch's must replace.
 #include <torch/script.h>
+#undef CHECK
+#include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <filesystem>

@@ -21,7 +21,7 @@
 namespace {
 
 constexpr std::int64_t kVocab = 64;
-constexpr std::int64_t kMask = 1, kEos = 2, kPad = 3, kBos = 4;
+constexpr std::int64_t kMask = 1, kEos = 2, kPad = 3, kBos = 4, kEot = 5;
 constexpr std::int64_t kFirstToken = 10;
 
 // One byte per id: ids from kFirstToken spell 'a', 'b', ...
@@ -79,6 +79,10 @@ class FakeDenoiser final : public dlm::Denoiser {
     return {logits(positions, ids.size(0)), kv, kv.clone()};
   }
 
+  // Canvas index q prefers `id` instead (an eot, say); the checkpoint gets an eot id.
+  void prefer(std::int64_t q, std::int64_t id) { favourite_[q] = id; }
+  void set_eot(std::int64_t id) { config_.eot_id = id; }
+
   std::map<std::string, int> calls;
 
  private:
@@ -92,13 +96,16 @@ class FakeDenoiser final : public dlm::Denoiser {
         // With shifted logits, output q predicts canvas index q + 1.
         const std::int64_t q = pos[b * length + i] + (config_.shifted_logits ? 1 : 0);
         const float c = q < static_cast<std::int64_t>(confidence_.size()) ? confidence_[q] : 1.0f;
-        data[(b * length + i) * logits_width() + kFirstToken + q % 40] = c;
+        const auto it = favourite_.find(q);
+        const std::int64_t id = it != favourite_.end() ? it->second : kFirstToken + q % 40;
+        data[(b * length + i) * logits_width() + id] = c;
       }
     }
     return out;
   }
 
   std::vector<float> confidence_;
+  std::map<std::int64_t, std::int64_t> favourite_;
   bool cache_;
   dlm::ModelConfig config_;
 };
@@ -234,6 +241,41 @@ TEST_CASE("MDLM's ancestral sampler reuses the output while nothing changes", "[
   o.algorithm = dlm::Algorithm::kOrigin;  // Dream's origin runs the model every step
   FakeDenoiser every({0, 0, 0, 1, 2, 3, 4});
   CHECK(run(every, {o})[0].nfe == 64);
+}
+
+TEST_CASE("End of turn ends the text exactly as end of sequence does", "[core][eot]") {
+  // Left to right (confidence falls with the index); generated position 2 (canvas 5) is
+  // the favourite place of the end id.
+  const std::vector<float> confidence{9, 9, 9, 8, 7, 6, 5, 4, 3, 2};
+  for (const std::int64_t end : {kEos, kEot}) {
+    FakeDenoiser model(confidence, false);
+    model.set_eot(kEot);
+    model.prefer(5, end);
+    INFO("end id " << end);
+    SECTION("the text and token ids stop before it; finish_reason stop") {
+      const auto r = run(model, {options(6, 6, 6)}).at(0);
+      CHECK(r.text == "de");
+      CHECK(r.token_ids == std::vector<std::int64_t>{kFirstToken + 3, kFirstToken + 4});
+      CHECK(r.finish_reason == "stop");
+      CHECK(r.nfe == 6);
+    }
+    SECTION("--eos stop ends the generation once it is final") {
+      auto o = options(6, 6, 6);
+      o.eos = dlm::EosPolicy::kStop;
+      const auto r = run(model, {o}).at(0);
+      CHECK(r.text == "de");
+      CHECK(r.finish_reason == "stop");
+      CHECK(r.nfe == 3);
+    }
+    SECTION("--eos suppress never proposes it: the text runs to the end") {
+      auto o = options(6, 6, 6);
+      o.eos = dlm::EosPolicy::kSuppress;
+      const auto r = run(model, {o}).at(0);
+      CHECK(r.finish_reason == "length");
+      CHECK(r.token_ids.size() == 6);
+      CHECK(r.text == "deghi");  // position 2 falls back to id 0, which has no bytes
+    }
+  }
 }
 
 TEST_CASE("Strategy factories follow the options", "[core]") {

@@ -195,6 +195,19 @@ TEST_CASE("TextStream stops at the end-of-sequence token", "[utf8][text_stream]"
   CHECK(f.stream.text() == " In the");
 }
 
+TEST_CASE("TextStream ends at whichever end id comes first: eos or end of turn", "[utf8][text_stream]") {
+  const FakeTokenizer tokenizer;
+  const std::int64_t eot = 9;
+  dlm::TextStream stream{tokenizer, std::vector<std::int64_t>{E, eot}, M};
+  CHECK(stream.advance({5, 6, eot, E, 7}) == " In the");
+  CHECK(stream.saw_eos());
+  CHECK(stream.finished());
+  CHECK(stream.tokens() == std::vector<std::int64_t>{5, 6});
+  dlm::TextStream eos_only{tokenizer, E, M};  // without an eot id, 9 is ordinary text
+  eos_only.advance({5, eot, E});
+  CHECK(eos_only.tokens() == std::vector<std::int64_t>{5, eot});
+}
+
 TEST_CASE("TextStream never emits part of a character spread over byte tokens",
           "[utf8][text_stream]") {
   StreamFixture f;

@@ -219,6 +219,7 @@ int run(BatchCommand& c, CLI::App& cmd) {
     std::vector<std::int64_t> ids;
     if (r.error.empty()) {
       try {
+        r.prompt = render_batch_prompt(r, checkpoint->config());
         ids = encode_prompt(*checkpoint, r.prompt);
         validate(r.options, *checkpoint, static_cast<std::int64_t>(ids.size()));
       } catch (const UsageError& e) {
@@ -280,6 +281,7 @@ int run(BatchCommand& c, CLI::App& cmd) {
     generate_batch(*checkpoint, requests,
                    [&](std::size_t k, GenerationResult&& result) {
                      const BatchRecord& r = pending[members[k]];
+                     if (r.messages) result.prompt = r.prompt;  // the rendered conversation
                      out.append(batch_output_json(r, result, result.total_ms - result.load_ms));
                      ++counts.done;
                      progress.record(r.options.max_new_tokens);
@@ -306,7 +308,7 @@ Runner add_batch(CLI::App& app) {
   auto c = std::make_shared<BatchCommand>();
   CLI::App* cmd = app.add_subcommand("batch", "Generate for every record of a JSONL file; resumable");
   add_sampling_flags(*cmd, c->flags);
-  cmd->add_option("-i,--input", c->input, "Input JSONL ('-': stdin): {\"id\", \"prompt\", settings...}")->required();
+  cmd->add_option("-i,--input", c->input, "Input JSONL ('-': stdin): {\"id\", \"prompt\" or \"messages\", settings...}")->required();
   cmd->add_option("-o,--output", c->output, "Output JSONL ('-': stdout), one record per input line")->required();
   auto* resume = cmd->add_flag("--resume", c->resume, "Continue an interrupted run: skip records already in the output");
   cmd->add_flag("--overwrite", c->overwrite, "Replace an existing output");

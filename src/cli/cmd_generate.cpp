@@ -7,6 +7,7 @@
 #include <memory>
 #include <sstream>
 
+#include "cli/chat_flags.h"
 #include "cli/commands.h"
 #include "cli/input_file.h"
 #include "cli/sampling_flags.h"
@@ -21,6 +22,7 @@ namespace {
 
 struct GenerateCommand {
   SamplingFlags flags;
+  ChatFlags chat;
   std::string prompt;
   std::string prompt_file;
   bool visual = false;
@@ -61,14 +63,21 @@ void print_stats(const GenerationResult& r, std::int64_t canvas_tokens) {
 
 int run(GenerateCommand& c, CLI::App& cmd) {
   resolve_sampling_flags(cmd, c.flags);
+  if (c.chat.system_turn() && !c.chat.chat) {
+    throw UsageError("--system is the system turn of a chat; add --chat");
+  }
   const std::string model = model_path(c.flags);
   check_before_load(c.flags.options, model);  // usage errors come out before the model loads
   apply_log_options(c.log);
   configure_runtime(c.flags.runtime);
   const GenerateOptions& sampling = c.flags.options;
-  const std::string prompt = read_prompt(c, cmd);
+  std::string prompt = read_prompt(c, cmd);
   auto checkpoint = Checkpoint::load(model, c.flags.runtime.device);
   spdlog::debug("loaded {} in {:.0f} ms", model, checkpoint->load_ms());
+  if (c.chat.chat) {
+    notice_plain_chat(*checkpoint);
+    prompt = render_for(checkpoint->config(), {{"user", prompt}}, c.chat.system_turn());
+  }
   const auto prompt_ids = encode_prompt(*checkpoint, prompt);
   validate(sampling, *checkpoint, static_cast<std::int64_t>(prompt_ids.size()));
   notice_uncached(sampling, *checkpoint);
@@ -77,14 +86,16 @@ int run(GenerateCommand& c, CLI::App& cmd) {
   if (c.json) {
     observer = nullptr;
   } else if (c.visual && stdout_is_terminal()) {
-    observer = std::make_unique<CanvasView>(checkpoint->tokenizer(), prompt,
-                                            checkpoint->config().mask_id,
-                                            checkpoint->config().eos_id);
+    const ModelConfig& config = checkpoint->config();
+    std::vector<std::int64_t> ends{config.eos_id};
+    if (config.eot_id) ends.push_back(*config.eot_id);
+    observer = std::make_unique<CanvasView>(checkpoint->tokenizer(), prompt, config.mask_id, ends);
   } else {
     if (c.visual) spdlog::info("--visual needs a terminal on stdout; streaming plain text instead");
     observer = std::make_unique<StreamPrinter>();
   }
-  const GenerationResult result = generate(*checkpoint, prompt_ids, sampling, observer.get());
+  GenerationResult result = generate(*checkpoint, prompt_ids, sampling, observer.get());
+  if (c.chat.chat) result.prompt = prompt;  // --json records the rendered prompt
   // An empty completion is a result (exit 0), but never a silent one.
   if (result.token_ids.empty()) {
     spdlog::warn("the completion is empty: the text ended at once (an end of sequence or a stop "
@@ -106,6 +117,7 @@ Runner add_generate(CLI::App& app) {
   auto c = std::make_shared<GenerateCommand>();
   CLI::App* cmd = app.add_subcommand("generate", "Generate text from a prompt, streamed as it becomes final");
   add_sampling_flags(*cmd, c->flags);
+  add_chat_flags(*cmd, c->chat, true);
   // PROMPT: the prompt may also come bare, as in `dlm generate "In the beginning"`.
   auto* prompt = cmd->add_option("-p,--prompt,PROMPT", c->prompt,
                                  "Prompt text, also given bare (empty: unconditional)");

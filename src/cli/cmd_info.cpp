@@ -34,6 +34,9 @@ int run(const InfoCommand& c) {
   std::cout << fmt::format("tokenizer:    {}, {} ids; logits {} wide ({})\n", ck->tokenizer().kind(), ck->tokenizer().size(), ck->logits_width(), cfg.shifted_logits ? "shifted" : "aligned");
   std::cout << fmt::format("special ids:  mask {}, eos {}, pad {}, bos {}{}; bos prepended: {}\n", cfg.mask_id, cfg.eos_id, cfg.pad_id, cfg.bos_id, cfg.eot_id ? fmt::format(", eot {}", *cfg.eot_id) : "", cfg.add_bos ? "yes" : "no");
   std::cout << fmt::format("max length:   {} tokens\n", cfg.max_seq_len);
+  std::cout << fmt::format("chat format:  {}{}\n",
+                           cfg.chat_format.empty() ? "none (plain: --chat and dlm chat use the text as is)" : cfg.chat_format,
+                           cfg.chat_system ? fmt::format("; default system turn \"{}\"", *cfg.chat_system) : "");
   std::cout << fmt::format("loaded in:    {:.0f} ms on {}\n", ck->load_ms(), ck->device());
   std::cout << "config.json:  " << cfg.raw_json << "\n";
   return 0;

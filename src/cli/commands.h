@@ -26,5 +26,7 @@ Runner add_info(CLI::App& app);
 Runner add_batch(CLI::App& app);
 Runner add_sweep(CLI::App& app);
 Runner add_options(CLI::App& app);
+Runner add_chat(CLI::App& app);
+Runner add_tokenize(CLI::App& app);
 
 }  // namespace dlm::cli

@@ -41,7 +41,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   std::vector<dlm::cli::Runner> runners{dlm::cli::add_generate(app), dlm::cli::add_info(app),
                                        dlm::cli::add_sweep(app), dlm::cli::add_batch(app),
-                                       dlm::cli::add_options(app)};
+                                       dlm::cli::add_options(app), dlm::cli::add_chat(app),
+                                       dlm::cli::add_tokenize(app)};
   const CLI::App* subcommand = nullptr;  // for the --help that usage errors point at
   try {
     subcommand = dlm::cli::check_arguments(app, std::vector<std::string>(argv + 1, argv + argc));

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "dlm/text/utf8_stream.h"
@@ -17,8 +18,8 @@ void StreamPrinter::on_text(const std::string& text) {
 }
 
 CanvasView::CanvasView(const Tokenizer& tokenizer, std::string prompt, std::int64_t mask_id,
-                       std::int64_t eos_id)
-    : tokenizer_(tokenizer), prompt_(std::move(prompt)), mask_id_(mask_id), eos_id_(eos_id) {}
+                       std::vector<std::int64_t> end_ids)
+    : tokenizer_(tokenizer), prompt_(std::move(prompt)), mask_id_(mask_id), end_ids_(std::move(end_ids)) {}
 
 void CanvasView::on_step(const StepEvent& event) {
   std::string frame = "\x1b[H\x1b[2J";  // home, clear screen
@@ -32,9 +33,9 @@ void CanvasView::on_step(const StepEvent& event) {
     if (id == mask_id_) {
       flush();
       frame += "\x1b[2m\xE2\x96\x91\x1b[0m";  // dim light shade: a masked position
-    } else if (id == eos_id_) {
+    } else if (std::find(end_ids_.begin(), end_ids_.end(), id) != end_ids_.end()) {
       flush();
-      frame += "\x1b[2m\xE2\x97\x8A\x1b[0m";  // dim lozenge: end of sequence
+      frame += "\x1b[2m\xE2\x97\x8A\x1b[0m";  // dim lozenge: end of sequence or of turn
     } else {
       pending += tokenizer_.piece_bytes(id);
     }

@@ -1,6 +1,7 @@
 #pragma once
 // Terminal output for `dlm generate`: plain streaming and the live canvas view.
 #include <string>
+#include <vector>
 
 #include "dlm/sampling/sampler.h"
 
@@ -18,15 +19,16 @@ class StreamPrinter : public GenerationObserver {
 // Redraws the prompt and the whole canvas in place after every step, masks dimmed.
 class CanvasView : public GenerationObserver {
  public:
+  // end_ids: eos, and eot when the checkpoint has one (drawn alike).
   CanvasView(const Tokenizer& tokenizer, std::string prompt, std::int64_t mask_id,
-             std::int64_t eos_id);
+             std::vector<std::int64_t> end_ids);
   void on_step(const StepEvent& event) override;
 
  private:
   const Tokenizer& tokenizer_;
   std::string prompt_;
   std::int64_t mask_id_;
-  std::int64_t eos_id_;
+  std::vector<std::int64_t> end_ids_;
 };
 
 }  // namespace dlm::cli

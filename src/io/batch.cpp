@@ -70,7 +70,8 @@ std::string jsonl_texts(const OptionSpec& spec, const std::string& key, const js
 
 const std::set<std::string>& known_fields() {
   static const std::set<std::string> names = [] {
-    std::set<std::string> n{"id", "custom_id", "prompt", "method", "url", "body", "reference"};
+    std::set<std::string> n{"id",     "custom_id", "prompt", "messages",
+                            "method", "url",       "body",   "reference"};
     for (const auto& spec : option_registry()) n.insert(spec.jsonl_keys.begin(), spec.jsonl_keys.end());
     return n;
   }();
@@ -100,7 +101,59 @@ std::string apply_settings(const json& j, GenerateOptions& o) {
   return "";
 }
 
+// One message's content: a string, or a list of parts of which only {"type": "text",
+// "text": ...} are taken, joined with newlines (as vLLM joins text parts). "" or the error.
+std::string message_content(const json& content, std::size_t index, std::string& out) {
+  if (content.is_string()) {
+    out = content.get<std::string>();
+    return "";
+  }
+  if (!content.is_array()) {
+    return fmt::format("message {}: \"content\" must be a string or a list of text parts", index);
+  }
+  out.clear();
+  for (std::size_t k = 0; k < content.size(); ++k) {
+    const json& part = content[k];
+    const bool text = part.is_object() && part.contains("type") && part.at("type") == "text" &&
+                      part.contains("text") && part.at("text").is_string();
+    if (!text) {
+      const std::string type = part.is_object() && part.contains("type") ? part.at("type").dump() : "none";
+      return fmt::format("message {}: content part {} has type {}; only {{\"type\": \"text\", "
+                         "\"text\": ...}} parts are supported", index, k + 1, type);
+    }
+    if (k > 0) out += '\n';
+    out += part.at("text").get<std::string>();
+  }
+  return "";
+}
+
+// The conversation of a "messages" list (OpenAI /v1/chat/completions). "" or the error.
+std::string parse_messages(const json& messages, Conversation& out) {
+  if (!messages.is_array() || messages.empty()) {
+    return "\"messages\" must be a non-empty list of {\"role\", \"content\"} objects";
+  }
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    const json& m = messages[i];
+    if (!m.is_object() || !m.contains("role") || !m.at("role").is_string() || !m.contains("content")) {
+      return fmt::format("message {} must be an object with \"role\" and \"content\"", i + 1);
+    }
+    ChatMessage message{m.at("role").get<std::string>(), ""};
+    if (message.role != "system" && message.role != "user" && message.role != "assistant") {
+      return fmt::format("message {}: role '{}' is not one of system, user, assistant", i + 1,
+                         message.role);
+    }
+    const std::string error = message_content(m.at("content"), i + 1, message.content);
+    if (!error.empty()) return error;
+    out.push_back(std::move(message));
+  }
+  return "";
+}
+
 }  // namespace
+
+std::string render_batch_prompt(const BatchRecord& record, const ModelConfig& config) {
+  return record.messages ? render_for(config, *record.messages) : record.prompt;
+}
 
 GenerateOptions record_defaults(const GenerateOptions& options) {
   GenerateOptions o = options;
@@ -169,11 +222,25 @@ BatchRecord parse_record(std::string_view text, std::int64_t line, const Generat
       if (!known_fields().count(key)) unknown.insert(key);
     }
   }
-  if (!body.contains("prompt") || !body.at("prompt").is_string()) {
-    r.error = fmt::format("line {}: missing \"prompt\" (a string)", line);
+  const bool has_messages = body.contains("messages") && !body.at("messages").is_null();
+  if (has_messages && body.contains("prompt")) {
+    r.error = fmt::format("line {}: both \"prompt\" and \"messages\"; give one", line);
     return r;
   }
-  r.prompt = body.at("prompt").get<std::string>();
+  if (has_messages) {
+    Conversation messages;
+    const std::string error = parse_messages(body.at("messages"), messages);
+    if (!error.empty()) {
+      r.error = fmt::format("line {}: {}", line, error);
+      return r;
+    }
+    r.messages = std::move(messages);
+  } else if (!body.contains("prompt") || !body.at("prompt").is_string()) {
+    r.error = fmt::format("line {}: missing \"prompt\" (a string) or \"messages\"", line);
+    return r;
+  } else {
+    r.prompt = body.at("prompt").get<std::string>();
+  }
   const bool has_seed = body.contains("seed") && !body.at("seed").is_null();
   const std::string error = apply_settings(body, r.options);
   if (!error.empty()) {

@@ -7,6 +7,7 @@ namespace dlm {
 std::string to_json(const GenerationResult& r) {
   nlohmann::ordered_json j;
   j["text"] = r.text;
+  if (r.prompt) j["prompt"] = *r.prompt;
   j["prompt_token_ids"] = r.prompt_token_ids;
   j["token_ids"] = r.token_ids;
   j["finish_reason"] = r.finish_reason;

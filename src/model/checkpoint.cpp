@@ -81,6 +81,24 @@ auto run_method(const char* method, Call&& call) -> decltype(call()) {
   }
 }
 
+// A usage error unless `path` is a file that starts like a TorchScript (zip) archive.
+void check_model_file(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(path, ec)) {
+    throw UsageError(fmt::format("model file '{}' does not exist; pass -m PATH to a dlm "
+                                 "checkpoint (.pt)", path));
+  }
+  if (!fs::is_regular_file(path, ec)) {
+    throw UsageError(fmt::format("model path '{}' is not a file; pass -m PATH to a dlm "
+                                 "checkpoint (.pt)", path));
+  }
+  if (!starts_with_zip_magic(path)) {
+    throw UsageError(fmt::format("{}: not a TorchScript archive (no zip header); export the "
+                                 "model with scripts/export/export_model.py", path));
+  }
+}
+
 }  // namespace
 
 std::optional<ModelConfig> read_model_config(const std::string& path) {
@@ -97,6 +115,46 @@ std::optional<ModelConfig> read_model_config(const std::string& path) {
   } catch (const std::exception&) {
     return std::nullopt;
   }
+}
+
+std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path) {
+  check_model_file(path);
+  std::string config_json, tokenizer_bytes;
+  ModelConfig config;
+  std::string tokenizer_file;
+  try {
+    caffe2::serialize::PyTorchStreamReader reader(path);
+    const auto record = [&](const std::string& name) {
+      const std::string key = "extra/" + name;  // where torch::jit::save puts _extra_files
+      if (!reader.hasRecord(key)) return std::string();
+      const auto [data, size] = reader.getRecord(key);
+      return std::string(static_cast<const char*>(data.get()), size);
+    };
+    config_json = record("config.json");
+    if (config_json.empty()) {
+      throw UsageError(fmt::format("{}: no config.json inside the archive; export the model with "
+                                   "scripts/export/export_model.py", path));
+    }
+    config = parse_model_config(config_json, path);
+    tokenizer_file = config.tokenizer == "hf" ? "tokenizer.json" : "tokenizer.model";
+    tokenizer_bytes = record(tokenizer_file);
+  } catch (const UsageError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw UsageError(fmt::format("{}: not a readable TorchScript archive ({}); the file may be "
+                                 "truncated: re-export or re-download it", path, first_line(e.what())));
+  }
+  if (tokenizer_bytes.empty()) {
+    throw UsageError(fmt::format("{}: no {} inside the archive (config.json names tokenizer "
+                                 "'{}'); re-export the model", path, tokenizer_file, config.tokenizer));
+  }
+  auto tokenizer = make_tokenizer(config.tokenizer, tokenizer_bytes, path);
+  if (tokenizer->size() != config.vocab_size) {
+    throw UsageError(fmt::format("{}: config.json says vocab_size {} but the tokenizer has {} "
+                                 "ids; re-export the checkpoint", path, config.vocab_size,
+                                 tokenizer->size()));
+  }
+  return tokenizer;
 }
 
 namespace {
@@ -183,24 +241,11 @@ Checkpoint::~Checkpoint() = default;
 
 std::unique_ptr<Checkpoint> Checkpoint::load(const std::string& path, const std::string& device) {
   const auto t0 = std::chrono::steady_clock::now();
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (!fs::exists(path, ec)) {
-    throw UsageError(fmt::format("model file '{}' does not exist; pass -m PATH to a dlm "
-                                 "checkpoint (.pt)", path));
-  }
-  if (!fs::is_regular_file(path, ec)) {
-    throw UsageError(fmt::format("model path '{}' is not a file; pass -m PATH to a dlm "
-                                 "checkpoint (.pt)", path));
-  }
+  check_model_file(path);
   auto impl = std::make_unique<Impl>();
   impl->path = path;
   impl->device_ = parse_device(device);
 
-  if (!starts_with_zip_magic(path)) {
-    throw UsageError(fmt::format("{}: not a TorchScript archive (no zip header); export the "
-                                 "model with scripts/export/export_model.py", path));
-  }
   std::unordered_map<std::string, std::string> extra{
       {"config.json", ""}, {"tokenizer.model", ""}, {"tokenizer.json", ""}};
   try {

@@ -7,6 +7,17 @@
 #include "dlm/ops/ops.h"
 
 namespace dlm::sampling {
+namespace {
+
+// The ids that end the text: eos, and eot when the checkpoint has one. Both are treated
+// alike everywhere: banned, deferred, ending the text and (--eos stop) the generation.
+std::vector<std::int64_t> end_ids(const ModelConfig& config) {
+  std::vector<std::int64_t> ends{config.eos_id};
+  if (config.eot_id && *config.eot_id != config.eos_id) ends.push_back(*config.eot_id);
+  return ends;
+}
+
+}  // namespace
 
 Row::Row(const Denoiser& model, const Tokenizer& tokenizer,
          const std::vector<std::int64_t>& prompt_ids, const GenerateOptions& options,
@@ -20,7 +31,7 @@ Row::Row(const Denoiser& model, const Tokenizer& tokenizer,
       prompt_len_(static_cast<std::int64_t>(prompt_ids.size())),
       canvas_(prompt_ids),
       generated_(static_cast<std::size_t>(options.max_new_tokens), config_.mask_id),
-      stream_(tokenizer, config_.eos_id, config_.mask_id, options.stop) {
+      stream_(tokenizer, end_ids(config_), config_.mask_id, options.stop) {
   schedule_ = make_schedule(options, selector_->counted());
   canvas_.resize(static_cast<std::size_t>(prompt_len_ + options.max_new_tokens), config_.mask_id);
   rule_.style = options.style;
@@ -28,8 +39,7 @@ Row::Row(const Denoiser& model, const Tokenizer& tokenizer,
   rule_.temperature = options.temperature;
   rule_.top_k = options.top_k;
   rule_.top_p = options.top_p;
-  std::vector<std::int64_t> ends{config_.eos_id};
-  if (config_.eot_id) ends.push_back(*config_.eot_id);
+  const std::vector<std::int64_t> ends = end_ids(config_);
   // The mask id is never a candidate: committing it would leave the position masked (a
   // threshold block would then never finish).
   rule_.banned = {config_.mask_id};

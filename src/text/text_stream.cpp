@@ -6,9 +6,9 @@
 
 namespace dlm {
 
-TextStream::TextStream(const Tokenizer& tokenizer, std::int64_t eos_id, std::int64_t mask_id,
-                       std::vector<std::string> stop_strings)
-    : tokenizer_(tokenizer), eos_id_(eos_id), mask_id_(mask_id) {
+TextStream::TextStream(const Tokenizer& tokenizer, std::vector<std::int64_t> end_ids,
+                       std::int64_t mask_id, std::vector<std::string> stop_strings)
+    : tokenizer_(tokenizer), end_ids_(std::move(end_ids)), mask_id_(mask_id) {
   for (auto& s : stop_strings) {
     if (!s.empty()) stop_.push_back(std::move(s));
   }
@@ -19,7 +19,7 @@ std::string TextStream::advance(const std::vector<std::int64_t>& generated) {
     const std::int64_t id = generated[consumed_];
     if (id == mask_id_) break;
     ++consumed_;
-    if (id == eos_id_) {
+    if (std::find(end_ids_.begin(), end_ids_.end(), id) != end_ids_.end()) {
       saw_eos_ = true;
       break;
     }

@@ -18,6 +18,8 @@ class SpmBackend {
   // Each id's bytes, in id order: pieces with U+2581 turned into spaces, byte pieces
   // as their byte, control ids empty, the unknown id as U+2047.
   virtual std::vector<std::string> all_piece_bytes() const = 0;
+  // Each id's piece as the vocabulary spells it ("▁the", "<0x0A>", "<s>"), in id order.
+  virtual std::vector<std::string> all_pieces() const = 0;
 };
 
 }  // namespace dlm

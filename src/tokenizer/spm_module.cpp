@@ -51,6 +51,14 @@ class SpmProcessor : public SpmBackend {
     return out;
   }
 
+  std::vector<std::string> all_pieces() const override {
+    const int n = sp_->GetPieceSize();
+    std::vector<std::string> out;
+    out.reserve(static_cast<std::size_t>(n));
+    for (int id = 0; id < n; ++id) out.push_back(sp_->IdToPiece(id));
+    return out;
+  }
+
  private:
   std::unique_ptr<sentencepiece::SentencePieceProcessor> sp_;
 };

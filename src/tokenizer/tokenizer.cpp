@@ -7,6 +7,7 @@
 
 #include "dlm/error.h"
 #include "dlm/model/model_paths.h"
+#include "hf_tokenizer.h"
 #include "spm_backend.h"
 
 namespace dlm {
@@ -41,7 +42,9 @@ DlmSpmCreateFn spm_factory() {
 class SentencePieceTokenizer : public Tokenizer {
  public:
   explicit SentencePieceTokenizer(std::unique_ptr<SpmBackend> backend)
-      : backend_(std::move(backend)), pieces_(backend_->all_piece_bytes()) {}
+      : backend_(std::move(backend)),
+        pieces_(backend_->all_piece_bytes()),
+        texts_(backend_->all_pieces()) {}
 
   std::vector<std::int64_t> encode(std::string_view text) const override {
     std::vector<int> ids;
@@ -59,19 +62,24 @@ class SentencePieceTokenizer : public Tokenizer {
     return (id >= 0 && id < size()) ? pieces_[static_cast<std::size_t>(id)] : empty;
   }
   std::string kind() const override { return "sentencepiece"; }
+  std::string token_text(std::int64_t id) const override {
+    return (id >= 0 && id < size()) ? texts_[static_cast<std::size_t>(id)] : std::string();
+  }
 
  private:
   std::unique_ptr<SpmBackend> backend_;
   std::vector<std::string> pieces_;
+  std::vector<std::string> texts_;
 };
 
 }  // namespace
 
 std::unique_ptr<Tokenizer> make_tokenizer(const std::string& kind, const std::string& model_bytes,
                                           const std::string& origin) {
+  if (kind == "hf") return make_hf_tokenizer(model_bytes, origin);
   if (kind != "sentencepiece") {
     throw UsageError(fmt::format("{}: tokenizer kind '{}' is not supported (supported: "
-                                 "sentencepiece); re-export the checkpoint", origin, kind));
+                                 "sentencepiece, hf); re-export the checkpoint", origin, kind));
   }
   char error[512] = {0};
   SpmBackend* backend = spm_factory()(model_bytes.data(), model_bytes.size(), error, sizeof error);

@@ -11,6 +11,7 @@
 #include "dlm/io/result.h"
 #include "dlm/io/run_settings.h"
 #include "dlm/sampling/sampler.h"
+#include "dlm/text/chat_format.h"
 
 namespace dlm {
 
@@ -20,7 +21,8 @@ struct BatchRecord {
   std::string id;         // "id" or "custom_id"; "line-N" when absent
   bool has_id = false;    // the record named its id (else "line-N")
   std::string input_hash; // fingerprint of the line's text (input_fingerprint)
-  std::string prompt;
+  std::string prompt;     // "prompt", or once rendered (render_batch_prompt) the messages'
+  std::optional<Conversation> messages;  // "messages" (OpenAI chat completions) instead of "prompt"
   GenerateOptions options;
   std::string error;      // set: the record cannot run; its output is an error record
 };
@@ -37,6 +39,10 @@ BatchRecord parse_batch_record(std::string_view text, std::int64_t line,
 // the line's bytes, 16 hex digits. --resume matches a record without an id (line-N) by
 // line and fingerprint, so that an input changed between runs is refused, not mixed.
 std::string input_fingerprint(std::string_view line_text);
+
+// The prompt text of a record with `messages`, in the checkpoint's chat format (plain when
+// it has none); the record's `prompt` otherwise. Throws UsageError.
+std::string render_batch_prompt(const BatchRecord& record, const ModelConfig& config);
 
 // The options of a record that does not name "steps": `options` with steps cut to
 // max_new_tokens (as LLaDA's steps = gen_length default does). With the run's defaults:

@@ -2,6 +2,7 @@
 // The output record shared by `dlm generate --json` and `dlm batch` (see README
 // "Output record").
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -9,6 +10,7 @@ namespace dlm {
 
 struct GenerationResult {
   std::string text;                          // completion only, leading space kept
+  std::optional<std::string> prompt;         // the prompt text, when a chat format rendered it
   std::vector<std::int64_t> prompt_token_ids;  // as fed to the model (bos included)
   std::vector<std::int64_t> token_ids;         // generated, up to the first eos
   std::string finish_reason = "length";        // "stop" when an eos was generated

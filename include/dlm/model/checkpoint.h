@@ -33,6 +33,10 @@ void configure_runtime(const RuntimeOptions& options);
 // (Checkpoint::load then says why).
 std::optional<ModelConfig> read_model_config(const std::string& path);
 
+// The tokenizer of the checkpoint at `path`, read from the archive without loading the
+// model (config.json and its tokenizer file); throws UsageError as Checkpoint::load does.
+std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path);
+
 class Checkpoint {
  public:
   // Loads and validates `path`; throws UsageError naming the file and the problem

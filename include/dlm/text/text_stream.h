@@ -1,10 +1,11 @@
 #pragma once
 // Turns the canvas into streamed text: a token is final once it is committed with
-// no mask before it; text stops at the first end-of-sequence token or before the
-// first stop string, and never ends inside a UTF-8 sequence. A tail that could still
-// grow into a stop string is held back until it cannot.
+// no mask before it; text stops at the first end id (end of sequence, or end of turn for
+// chat checkpoints) or before the first stop string, and never ends inside a UTF-8
+// sequence. A tail that could still grow into a stop string is held back until it cannot.
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "dlm/tokenizer/tokenizer.h"
@@ -13,18 +14,23 @@ namespace dlm {
 
 class TextStream {
  public:
-  TextStream(const Tokenizer& tokenizer, std::int64_t eos_id, std::int64_t mask_id,
+  // `end_ids`: the ids that end the text (eos, and eot when the checkpoint has one).
+  TextStream(const Tokenizer& tokenizer, std::vector<std::int64_t> end_ids, std::int64_t mask_id,
              std::vector<std::string> stop_strings = {});
+  TextStream(const Tokenizer& tokenizer, std::int64_t eos_id, std::int64_t mask_id,
+             std::vector<std::string> stop_strings = {})
+      : TextStream(tokenizer, std::vector<std::int64_t>{eos_id}, mask_id, std::move(stop_strings)) {}
 
   // Reads the generated span; returns the text that became final since the last call.
   std::string advance(const std::vector<std::int64_t>& generated);
   // End of generation: returns any held-back bytes.
   std::string finish();
 
+  // An end id (eos or eot) is final: the text ended there.
   bool saw_eos() const { return saw_eos_; }
   bool hit_stop_string() const { return hit_stop_; }
   bool finished() const { return saw_eos_ || hit_stop_; }
-  // Final tokens before the first eos (and wholly before a stop string).
+  // Final tokens before the first end id (and wholly before a stop string).
   const std::vector<std::int64_t>& tokens() const { return tokens_; }
   const std::string& text() const { return text_; }  // all emitted text
 
@@ -33,7 +39,7 @@ class TextStream {
   std::string emit(std::size_t upto);
 
   const Tokenizer& tokenizer_;
-  std::int64_t eos_id_;
+  std::vector<std::int64_t> end_ids_;
   std::int64_t mask_id_;
   std::vector<std::string> stop_;
   bool saw_eos_ = false;

@@ -10,7 +10,8 @@
 namespace dlm {
 
 // A tokenizer loaded from a checkpoint. Implementations: sentencepiece (kind
-// "sentencepiece", in a dlopen'ed module, see src/tokenizer/).
+// "sentencepiece", in a dlopen'ed module) and hf (kind "hf", Hugging Face tokenizer.json
+// for byte-level BPE; its own library dlm_tokenizer), see src/tokenizer/.
 class Tokenizer {
  public:
   virtual ~Tokenizer() = default;
@@ -22,6 +23,8 @@ class Tokenizer {
   // byte (byte fallback: possibly part of a UTF-8 sequence), or nothing (control ids).
   virtual const std::string& piece_bytes(std::int64_t id) const = 0;
   virtual std::string kind() const = 0;
+  // The piece as the vocabulary spells it, for display: "Ġthe", "<|eot_id|>", "▁the".
+  virtual std::string token_text(std::int64_t id) const { return piece_bytes(id); }
 
   // Concatenated bytes of `ids` (may end inside a UTF-8 sequence).
   std::string decode_bytes(const std::vector<std::int64_t>& ids) const;
