@@ -67,6 +67,7 @@ std::vector<std::string> read_lines(const std::string& path) {
   for (int c = buf->sbumpc(); c != std::char_traits<char>::eof(); c = buf->sbumpc()) {
     any = true;
     if (c == '\n') {
+      if (g_interrupted.load()) break;  // Ctrl-C while a long input is read: stop here
       lines.push_back(std::move(line));
       line.clear();
       any = false;
@@ -172,6 +173,10 @@ int run(BatchCommand& c, CLI::App& cmd) {
     spdlog::info("Slurm job array: shard {}/{}", shard.index, shard.count);
   }
   const auto lines = read_lines(c.input);
+  if (g_interrupted.load()) {
+    std::cerr << "dlm: interrupted while reading the input; nothing was written\n";
+    return 130;
+  }
   const std::string input_name = c.input == "-" ? "stdin" : "'" + c.input + "'";
   if (std::all_of(lines.begin(), lines.end(), blank)) {
     spdlog::warn("input {} {}; there is nothing to generate", input_name,
