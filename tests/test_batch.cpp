@@ -416,7 +416,7 @@ TEST_CASE("dlm batch survives SIGKILL at 20 random moments and SIGTERM, SIGINT, 
     INFO("SIG" << signal);
     const std::string out = dir.file(std::string("sig-") + signal + ".jsonl");
     const std::string cmd = dlm_batch(args + " -o " + out);
-    const auto r = run_shell("timeout --preserve-status -s " + std::string(signal) + " 2.5 " + cmd);
+    const auto r = run_shell("timeout --preserve-status -s " + std::string(signal) + " 4 " + cmd);
     CHECK((r.exit_code == 130 || r.exit_code == 0));  // 0: it finished before the signal
     for (const auto& [line, n] : records_per_line(out)) CHECK(n == 1);
     CHECK(run_shell(cmd + " --resume").exit_code == 0);
