@@ -139,8 +139,9 @@ void require_unchanged_line(const JsonlOutput& out, const BatchRecord& r, const 
   if (it == out.done_hashes().end() || it->second == r.input_hash) return;
   throw UsageError(fmt::format(
       "--resume: input line {} differs from the line {} was written from (its record has no id, "
-      "so records are matched by line); restore the input, or pass --overwrite in place of "
-      "--resume to start again", r.line, c.output));
+      "so records are matched by line); restore the input, add --retry-failed if that record "
+      "was an error you fixed, or pass --overwrite in place of --resume to start again", r.line,
+      c.output));
 }
 
 // How many error reasons are shown on stderr; the rest are only in the output.
