@@ -63,7 +63,7 @@ class HfTokenizer : public Tokenizer {
     std::vector<hf::AddedToken> raw, normalized, all;
     for (const auto& a : j.value("added_tokens", json::array())) {
       hf::AddedToken t;
-      t.id = a.at("id").get<std::int64_t>();
+      t.id = hf::json_token_id(a.at("id"), "added token id", origin);
       t.content = a.at("content").get<std::string>();
       t.special = a.value("special", false);
       t.lstrip = a.value("lstrip", false);
