@@ -6,7 +6,7 @@
 set -uo pipefail
 src="$1"; build="$2"; seconds="${3:-3}"
 command -v clang++ >/dev/null || { echo "clang++ missing: skipped"; exit 77; }
-echo 'int LLVMFuzzerTestOneInput(const char*, unsigned long) { return 0; }' > "${TMPDIR:-/tmp}/dlm-fuzz-probe.$$.cpp"
+echo 'extern "C" int LLVMFuzzerTestOneInput(const char*, unsigned long) { return 0; }' > "${TMPDIR:-/tmp}/dlm-fuzz-probe.$$.cpp"
 if ! clang++ -fsanitize=fuzzer "${TMPDIR:-/tmp}/dlm-fuzz-probe.$$.cpp" -o "${TMPDIR:-/tmp}/dlm-fuzz-probe.$$" 2>/dev/null; then
   rm -f "${TMPDIR:-/tmp}/dlm-fuzz-probe.$$"*
   echo "libFuzzer missing (libfuzzer-14-dev): skipped"; exit 77
