@@ -125,6 +125,17 @@ TEST_CASE("bad batch records become errors naming the line, never exceptions", "
   CHECK(unknown == std::set<std::string>{"colour"});
 }
 
+TEST_CASE("batch record errors stay one line when a value holds a newline", "[batch]") {
+  // Found by fuzz_batch_record: the bad value was echoed raw, newline included.
+  const auto r = parse(R"({"prompt":"x","algorithm":"a\nb"})");
+  CHECK_FALSE(r.error.empty());
+  CHECK(r.error.find('\n') == std::string::npos);
+  CHECK_THAT(r.error, Catch::Matchers::Contains("a\\nb"));
+  CHECK(r.input_hash.size() == 16);
+  CHECK_FALSE(r.has_id);
+  CHECK(parse(R"({"id":"q","prompt":"x"})").has_id);
+}
+
 TEST_CASE("batch records take OpenAI chat messages instead of a prompt", "[batch][chat]") {
   auto r = parse(R"({"id": "m", "messages": [{"role": "system", "content": "Be brief."},
                      {"role": "user", "content": "Hi"}], "max_tokens": 8})");
@@ -361,37 +372,139 @@ TEST_CASE("dlm batch keeps one writer per output and never writes through plante
   }
 }
 
-TEST_CASE("dlm batch survives SIGKILL at random moments: every line exactly once", "[batch][cli]") {
-  TempDir dir;
-  const int records = 12;
-  dlm_test::write_file(dir.file("in.jsonl"), input_lines(records));
-  const std::string cmd = dlm_batch("-n 16 --steps 16 --batch-size 4 --sync-every 0 -i " +
-                                    dir.file("in.jsonl") + " -o " + dir.file("out.jsonl"));
-  std::mt19937 rng(1234);
-  std::uniform_real_distribution<double> when(0.4, 2.5);
-  for (int attempt = 0; attempt < 4; ++attempt) {
-    const auto r = run_shell("timeout -s KILL " + std::to_string(when(rng)) + " " + cmd + " --resume");
-    (void)r;  // killed (or done): either way the file must hold whole records only
-    for (const auto& [line, n] : records_per_line(dir.file("out.jsonl"))) CHECK(n == 1);
+// token_ids per id of a finished output (every line must parse).
+static std::map<std::string, json> tokens_by_id(const std::string& path) {
+  std::map<std::string, json> out;
+  std::istringstream in(dlm_test::read_file(path));
+  for (std::string line; std::getline(in, line);) {
+    const json j = json::parse(line);
+    out[j.at("id").get<std::string>()] = j.at("token_ids");
   }
-  const auto last = run_shell(cmd + " --resume");
-  CHECK(last.exit_code == 0);
-  const auto counts = records_per_line(dir.file("out.jsonl"));
-  CHECK(counts.size() == static_cast<std::size_t>(records));
-  for (const auto& [line, n] : counts) CHECK(n == 1);
+  return out;
+}
+
+TEST_CASE("dlm batch survives SIGKILL at 20 random moments and SIGTERM, SIGINT, SIGHUP",
+          "[batch][cli]") {
+  TempDir dir;
+  const int records = 8;
+  dlm_test::write_file(dir.file("in.jsonl"), input_lines(records));
+  const std::string args = "-n 8 --steps 8 --batch-size 2 --sync-every 0 -i " + dir.file("in.jsonl");
+  // The uninterrupted run every interrupted one must reproduce, token for token.
+  REQUIRE(run_shell(dlm_batch(args + " -o " + dir.file("ref.jsonl"))).exit_code == 0);
+  const auto reference = tokens_by_id(dir.file("ref.jsonl"));
+  REQUIRE(reference.size() == static_cast<std::size_t>(records));
+
+  const auto check_complete = [&](const std::string& out) {
+    const auto counts = records_per_line(out);
+    CHECK(counts.size() == static_cast<std::size_t>(records));
+    for (const auto& [line, n] : counts) CHECK(n == 1);
+    CHECK(tokens_by_id(out) == reference);
+  };
+  std::mt19937 rng(1234);
+  std::uniform_real_distribution<double> when(0.3, 2.0);
+  {
+    const std::string cmd = dlm_batch(args + " -o " + dir.file("kill.jsonl"));
+    for (int attempt = 0; attempt < 20; ++attempt) {
+      const auto r = run_shell("timeout -s KILL " + std::to_string(when(rng)) + " " + cmd + " --resume");
+      (void)r;  // killed (or done): either way the file must hold whole records only
+      for (const auto& [line, n] : records_per_line(dir.file("kill.jsonl"))) CHECK(n == 1);
+    }
+    CHECK(run_shell(cmd + " --resume").exit_code == 0);
+    check_complete(dir.file("kill.jsonl"));
+  }
+  // The signals: a longer run (24 records one at a time), so that each lands mid-run.
+  const int long_records = 24;
+  dlm_test::write_file(dir.file("long.jsonl"), input_lines(long_records));
+  const std::string long_args = "-n 16 --steps 16 --batch-size 1 --sync-every 0 -i " + dir.file("long.jsonl");
+  REQUIRE(run_shell(dlm_batch(long_args + " -o " + dir.file("long-ref.jsonl"))).exit_code == 0);
+  const auto long_reference = tokens_by_id(dir.file("long-ref.jsonl"));
+  for (const char* signal : {"TERM", "INT", "HUP"}) {
+    INFO("SIG" << signal);
+    const std::string out = dir.file(std::string("sig-") + signal + ".jsonl");
+    const std::string cmd = dlm_batch(long_args + " -o " + out);
+    const auto r = run_shell("timeout --preserve-status -s " + std::string(signal) + " 4 " + cmd);
+    CHECK((r.exit_code == 130 || r.exit_code == 0));  // 0: it finished before the signal
+    for (const auto& [line, n] : records_per_line(out)) CHECK(n == 1);
+    CHECK(run_shell(cmd + " --resume").exit_code == 0);
+    const auto counts = records_per_line(out);
+    CHECK(counts.size() == static_cast<std::size_t>(long_records));
+    for (const auto& [line, n] : counts) CHECK(n == 1);
+    CHECK(tokens_by_id(out) == long_reference);
+  }
 
   // A torn last line (a crash mid-write) is repaired on resume and its record redone.
-  const std::string whole = dlm_test::read_file(dir.file("out.jsonl"));
+  const std::string cmd = dlm_batch(args + " -o " + dir.file("kill.jsonl"));
+  const std::string whole = dlm_test::read_file(dir.file("kill.jsonl"));
   const std::size_t last_start = whole.rfind('\n', whole.size() - 2) + 1;
-  dlm_test::write_file(dir.file("out.jsonl"), whole.substr(0, last_start + 10));
+  dlm_test::write_file(dir.file("kill.jsonl"), whole.substr(0, last_start + 10));
   std::string loud = cmd;
   loud.replace(loud.find(" -q "), 4, " ");  // the repair is reported as a warning
   const auto repaired = run_shell(loud + " --resume");
   CHECK(repaired.exit_code == 0);
   CHECK_THAT(repaired.err, Catch::Matchers::Contains("torn last line"));
-  const auto again = records_per_line(dir.file("out.jsonl"));
-  CHECK(again.size() == static_cast<std::size_t>(records));
-  for (const auto& [line, n] : again) CHECK(n == 1);
+  check_complete(dir.file("kill.jsonl"));
+}
+
+TEST_CASE("dlm batch on a full disk stops with one line and resumes afterwards", "[batch][cli]") {
+  TempDir dir;
+  const int records = 6;
+  dlm_test::write_file(dir.file("in.jsonl"), input_lines(records));
+  const std::string out = dir.file("out.jsonl");
+  const std::string cmd = dlm_batch("-n 8 --steps 8 --batch-size 2 -i " + dir.file("in.jsonl") + " -o " + out);
+  // Room for about one and a half records: the second write is cut short mid-line.
+  // Appended to LD_PRELOAD: a sanitizer run (scripts/sanitize.sh) preloads its own shim.
+  const auto full = run_shell("DLM_FAULT_FILE=" + out + " DLM_FAULT_BYTES=700 LD_PRELOAD=\"${LD_PRELOAD:+$LD_PRELOAD:}" +
+                              std::string(DLM_FAULT_ENOSPC) + "\" " + cmd);
+  CHECK(full.exit_code == 1);
+  CHECK_THAT(full.err, Catch::Matchers::Contains("No space left on device"));
+  CHECK_THAT(full.err, Catch::Matchers::Contains("--resume"));
+  CHECK(std::count(full.err.begin(), full.err.end(), '\n') == 1);
+  const std::string torn = dlm_test::read_file(out);
+  CHECK(torn.size() == 700);
+  CHECK(torn.back() != '\n');
+  // Room again: --resume drops the torn line and completes every record exactly once.
+  const auto resumed = run_shell(cmd + " --resume");
+  CHECK(resumed.exit_code == 0);
+  const auto counts = records_per_line(out);
+  CHECK(counts.size() == static_cast<std::size_t>(records));
+  for (const auto& [line, n] : counts) CHECK(n == 1);
+}
+
+TEST_CASE("dlm batch --resume refuses an input whose id-less lines changed", "[batch][cli]") {
+  TempDir dir;
+  const std::string in = dir.file("in.jsonl"), out = dir.file("out.jsonl");
+  const std::string original =
+      "{\"prompt\":\"In the beginning\"}\n{\"prompt\":\"Blessed are the\"}\n";
+  dlm_test::write_file(in, original);
+  const std::string cmd = dlm_batch("-n 4 --steps 4 -i " + in + " -o " + out);
+  REQUIRE(run_shell(cmd).exit_code == 0);
+  for (const auto& [id, tokens] : tokens_by_id(out)) CHECK(id.rfind("line-", 0) == 0);
+  {
+    std::istringstream lines(dlm_test::read_file(out));
+    for (std::string line; std::getline(lines, line);) {
+      const json j = json::parse(line);
+      CHECK(j.at("input_hash").get<std::string>().size() == 16);
+    }
+  }
+  // A line inserted at the top: line 1 is another prompt now.
+  dlm_test::write_file(in, "{\"prompt\":\"Praise ye the LORD.\"}\n" + original);
+  auto r = run_shell(cmd + " --resume");
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Matchers::Contains("input line 1 differs"));
+  CHECK_THAT(r.err, Catch::Matchers::Contains("--overwrite"));
+  // A prompt edited in place.
+  dlm_test::write_file(in, "{\"prompt\":\"In the beginning\"}\n{\"prompt\":\"Blessed be the\"}\n");
+  r = run_shell(cmd + " --resume");
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Matchers::Contains("input line 2 differs"));
+  CHECK(records_per_line(out).size() == 2);  // nothing mixed in
+  // The input restored: nothing to do; appended lines run.
+  dlm_test::write_file(in, original + "{\"prompt\":\"Praise ye the LORD.\"}\n");
+  r = run_shell(cmd + " --resume");
+  CHECK(r.exit_code == 0);
+  CHECK(records_per_line(out).size() == 3);
+  // -i X -o X --resume stays refused.
+  CHECK(run_shell(dlm_batch("-n 4 --steps 4 --resume -i " + in + " -o " + in)).exit_code == 2);
 }
 
 TEST_CASE("Ctrl-C stops dlm batch cleanly and says how to resume", "[batch][cli]") {

@@ -337,3 +337,16 @@ TEST_CASE("hf: the same ids as Hugging Face tokenizers on the Qwen3 and Llama 3 
          << excepted << " listed exceptions differ; " << round_trips << " decode back to their text");
   }
 }
+
+TEST_CASE("hf: ids that are not integers in [0, 2^63) are refused (found by fuzzing)", "[hf]") {
+  // fuzz_hf_tokenizer: a vocabulary id 1.86e22 was converted to int64 (undefined behaviour).
+  auto j = tiny({}, json::array());
+  j["model"]["vocab"]["zz"] = 1.86184e22;
+  dlm_test::require_usage_error([&] { make(j); }, {"tokenizer.json vocabulary id", "not an integer"});
+  j["model"]["vocab"]["zz"] = 18446744073709551615ULL;
+  dlm_test::require_usage_error([&] { make(j); }, {"vocabulary id"});
+  auto k = tiny({}, json::array());
+  k["added_tokens"] = json::array({added(256, "<x>", true)});
+  k["added_tokens"][0]["id"] = 2.5;
+  dlm_test::require_usage_error([&] { make(k); }, {"added token id 2.5"});
+}

@@ -67,6 +67,7 @@ std::vector<std::string> read_lines(const std::string& path) {
   for (int c = buf->sbumpc(); c != std::char_traits<char>::eof(); c = buf->sbumpc()) {
     any = true;
     if (c == '\n') {
+      if (g_interrupted.load()) break;  // Ctrl-C while a long input is read: stop here
       lines.push_back(std::move(line));
       line.clear();
       any = false;
@@ -130,6 +131,19 @@ void require_distinct_files(const std::string& input, const std::string& output)
   }
 }
 
+// A record without an id is known in the output by its line ("line-N"): when that line's
+// text changed since the output was written (a line inserted above it, a prompt edited),
+// skipping or rerunning by line number would mix two inputs, so --resume refuses.
+void require_unchanged_line(const JsonlOutput& out, const BatchRecord& r, const BatchCommand& c) {
+  const auto it = out.done_hashes().find(r.id);
+  if (it == out.done_hashes().end() || it->second == r.input_hash) return;
+  throw UsageError(fmt::format(
+      "--resume: input line {} differs from the line {} was written from (its record has no id, "
+      "so records are matched by line); restore the input, add --retry-failed if that record "
+      "was an error you fixed, or pass --overwrite in place of --resume to start again", r.line,
+      c.output));
+}
+
 // How many error reasons are shown on stderr; the rest are only in the output.
 constexpr std::size_t kShownFailures = 3;
 
@@ -160,6 +174,10 @@ int run(BatchCommand& c, CLI::App& cmd) {
     spdlog::info("Slurm job array: shard {}/{}", shard.index, shard.count);
   }
   const auto lines = read_lines(c.input);
+  if (g_interrupted.load()) {
+    std::cerr << "dlm: interrupted while reading the input; nothing was written\n";
+    return 130;
+  }
   const std::string input_name = c.input == "-" ? "stdin" : "'" + c.input + "'";
   if (std::all_of(lines.begin(), lines.end(), blank)) {
     spdlog::warn("input {} {}; there is nothing to generate", input_name,
@@ -196,6 +214,7 @@ int run(BatchCommand& c, CLI::App& cmd) {
     if (!in_shard(shard, r.id)) continue;
     ++counts.total;
     const bool duplicate = !seen.insert(r.id).second;
+    if (!r.has_id && !duplicate) require_unchanged_line(out, r, c);
     if (duplicate ? out.done_lines().count(r.line) > 0 : out.done_ids().count(r.id) > 0) {
       ++counts.skipped;
       continue;

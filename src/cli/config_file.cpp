@@ -3,6 +3,7 @@
 #include "cli/commands.h"
 #include "cli/input_file.h"
 #include "dlm/error.h"
+#include "dlm/one_line.h"
 
 namespace dlm::cli {
 
@@ -15,7 +16,7 @@ void apply_config_file(CLI::App& cmd, const std::string& path) {
     throw UsageError(fmt::format("cannot read config file '{}'; check the path given to --config "
                                  "(presets are in configs/)", path));
   } catch (const CLI::ParseError& e) {
-    throw UsageError(fmt::format("config file '{}' is not valid TOML: {}", path, e.what()));
+    throw UsageError(one_line(fmt::format("config file '{}' is not valid TOML: {}", path, e.what())));
   }
   for (const auto& item : items) {
     if (item.name == "++" || item.name == "--") continue;  // CLI11's section markers
@@ -23,17 +24,17 @@ void apply_config_file(CLI::App& cmd, const std::string& path) {
                       (item.parents.size() == 1 && item.parents[0] == cmd.get_name());
     CLI::Option* option = ours ? cmd.get_option_no_throw("--" + item.name) : nullptr;
     if (!option || item.name == "config") {
-      throw UsageError(fmt::format("config file '{}': unknown option '{}'; keys are the long "
-                                   "option names of dlm {} (see --help)", path, item.fullname(),
-                                   cmd.get_name()));
+      throw UsageError(one_line(fmt::format("config file '{}': unknown option '{}'; keys are the "
+                                            "long option names of dlm {} (see --help)", path,
+                                            item.fullname(), cmd.get_name())));
     }
     if (option->count() > 0) continue;  // the command line wins
     try {
       option->add_result(item.inputs);
       option->run_callback();
     } catch (const CLI::ParseError& e) {
-      throw UsageError(fmt::format("config file '{}': bad value for '{}': {}", path, item.name,
-                                   e.what()));
+      throw UsageError(one_line(fmt::format("config file '{}': bad value for '{}': {}", path,
+                                            item.name, e.what())));
     }
   }
 }

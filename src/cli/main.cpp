@@ -13,6 +13,7 @@
 #include "cli/commands.h"
 #include "dlm/model/checkpoint.h"
 #include "dlm/error.h"
+#include "dlm/one_line.h"
 
 namespace dlm::cli {
 
@@ -47,7 +48,7 @@ int main(int argc, char** argv) {
     subcommand = dlm::cli::check_arguments(app, std::vector<std::string>(argv + 1, argv + argc));
     app.parse(argc, argv);
   } catch (const dlm::UsageError& e) {
-    std::cerr << "dlm: error: " << e.what() << std::endl;
+    std::cerr << "dlm: error: " << dlm::one_line(e.what()) << std::endl;
     return 2;
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
@@ -69,7 +70,7 @@ int main(int argc, char** argv) {
     return 2;
   } catch (const dlm::UsageError& e) {
     std::fflush(stdout);
-    std::cerr << "dlm: error: " << e.what() << std::endl;
+    std::cerr << "dlm: error: " << dlm::one_line(e.what()) << std::endl;
     return 2;
   } catch (const std::exception& e) {
     std::fflush(stdout);

@@ -1,5 +1,8 @@
 #include "cli/option_binding.h"
 
+#include "dlm/error.h"
+#include "dlm/one_line.h"
+
 namespace dlm::cli {
 namespace {
 
@@ -49,7 +52,12 @@ std::vector<std::string> GivenOptions::texts(const OptionSpec& spec) const {
 void GivenOptions::apply(GenerateOptions& options) const {
   for (const auto& spec : option_registry()) {
     const auto given = texts(spec);
-    if (!given.empty()) spec.set(options, given);
+    if (given.empty()) continue;
+    try {
+      spec.set(options, given);
+    } catch (const UsageError& e) {
+      throw UsageError(one_line(e.what()));  // a preset's value may hold a newline
+    }
   }
 }
 

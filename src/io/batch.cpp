@@ -10,6 +10,7 @@
 
 #include "dlm/error.h"
 #include "dlm/io/json_guard.h"
+#include "dlm/one_line.h"
 #include "dlm/sampling/rng.h"
 #include "dlm/sampling/names.h"
 #include "dlm/sampling/options.h"
@@ -160,16 +161,37 @@ GenerateOptions record_defaults(const GenerateOptions& options) {
   return o;
 }
 
+std::string input_fingerprint(std::string_view line_text) {
+  return fmt::format("{:016x}", fnv1a64(line_text));
+}
+
 std::uint64_t derive_seed(std::uint64_t run_seed, std::string_view id) {
   return mix64(run_seed ^ mix64(fnv1a64(id))) & kMaxSeed;
 }
 
+namespace {
+
+BatchRecord parse_record(std::string_view text, std::int64_t line, const GenerateOptions& defaults,
+                         std::uint64_t run_seed, std::set<std::string>& unknown);
+
+}  // namespace
+
 BatchRecord parse_batch_record(std::string_view text, std::int64_t line,
                                const GenerateOptions& defaults, std::uint64_t run_seed,
                                std::set<std::string>& unknown) {
+  BatchRecord r = parse_record(text, line, defaults, run_seed, unknown);
+  r.error = one_line(r.error);  // a value echoed from the line may hold a newline
+  return r;
+}
+
+namespace {
+
+BatchRecord parse_record(std::string_view text, std::int64_t line, const GenerateOptions& defaults,
+                         std::uint64_t run_seed, std::set<std::string>& unknown) {
   BatchRecord r;
   r.line = line;
   r.id = fmt::format("line-{}", line);
+  r.input_hash = input_fingerprint(text);
   r.options = defaults;
   if (const auto deep = json_depth_problem(text)) {
     r.error = fmt::format("line {}: {}", line, *deep);
@@ -190,6 +212,7 @@ BatchRecord parse_batch_record(std::string_view text, std::int64_t line,
     if (j.contains(key) && !j.at(key).is_null()) {
       const json& v = j.at(key);
       r.id = v.is_string() ? v.get<std::string>() : v.dump();
+      r.has_id = true;
     }
   }
   // The OpenAI Batch envelope keeps the request under "body".
@@ -227,6 +250,8 @@ BatchRecord parse_batch_record(std::string_view text, std::int64_t line,
   if (!has_seed) r.options.seed = derive_seed(run_seed, r.id);
   return r;
 }
+
+}  // namespace
 
 Shard parse_shard(const std::string& spec) {
   // Strict digits on both sides (sscanf's %lld saturates 99999999999999999999 silently).
@@ -302,6 +327,7 @@ std::string batch_output_json(const BatchRecord& record, const GenerationResult&
   nlohmann::ordered_json out;
   out["id"] = record.id;
   out["line"] = record.line;
+  out["input_hash"] = record.input_hash;
   for (auto& [key, value] : j.items()) out[key] = value;
   out["elapsed_ms"] = elapsed_ms;
   return out.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
@@ -311,6 +337,7 @@ std::string batch_error_json(const BatchRecord& record, const std::string& error
   nlohmann::ordered_json out;
   out["id"] = record.id;
   out["line"] = record.line;
+  out["input_hash"] = record.input_hash;
   out["text"] = "";
   out["token_ids"] = json::array();
   out["finish_reason"] = "error";

@@ -90,7 +90,12 @@ void JsonlOutput::scan_existing(bool drop_errors) {
         ++dropped_errors_;
         continue;
       }
-      if (j.contains("id") && j.at("id").is_string()) done_ids_.insert(j.at("id").get<std::string>());
+      if (j.contains("id") && j.at("id").is_string()) {
+        done_ids_.insert(j.at("id").get<std::string>());
+        if (j.contains("input_hash") && j.at("input_hash").is_string()) {
+          done_hashes_.emplace(j.at("id").get<std::string>(), j.at("input_hash").get<std::string>());
+        }
+      }
       if (j.contains("line") && j.at("line").is_number_integer()) {
         done_lines_.insert(j.at("line").get<std::int64_t>());
       }
@@ -138,7 +143,8 @@ void JsonlOutput::append(const std::string& json) {
     const ssize_t n = ::write(fd_, line.data() + written, line.size() - written);
     if (n < 0) {
       if (errno == EINTR) continue;
-      throw Error(fmt::format("cannot write to '{}': {}", path_, std::strerror(errno)));
+      throw Error(fmt::format("cannot write to '{}': {}; the records written so far are kept: "
+                              "make room and run again with --resume", path_, std::strerror(errno)));
     }
     written += static_cast<std::size_t>(n);
   }

@@ -6,6 +6,7 @@
 
 #include "dlm/error.h"
 #include "dlm/io/json_guard.h"
+#include "dlm/one_line.h"
 
 namespace dlm {
 namespace {
@@ -13,8 +14,8 @@ namespace {
 using nlohmann::json;
 
 [[noreturn]] void invalid(const std::string& origin, const std::string& what) {
-  throw UsageError(fmt::format("{}: invalid config.json: {}; re-export the checkpoint "
-                               "(scripts/export/export_model.py)", origin, what));
+  throw UsageError(one_line(fmt::format("{}: invalid config.json: {}; re-export the checkpoint "
+                                        "(scripts/export/export_model.py)", origin, what)));
 }
 
 // The integer under `key`: a JSON integer that fits int64 (not a float, not a string).

@@ -10,6 +10,18 @@
 
 namespace dlm::hf {
 
+std::int64_t json_token_id(const nlohmann::json& value, const std::string& what,
+                           const std::string& origin) {
+  const bool fits = value.is_number_integer() &&
+                    (!value.is_number_unsigned() ||
+                     value.get<std::uint64_t>() <= static_cast<std::uint64_t>(INT64_MAX));
+  if (!fits || value.get<std::int64_t>() < 0) {
+    throw UsageError(fmt::format("{}: tokenizer.json {} {} is not an integer in [0, 2^63); the "
+                                 "file is damaged", origin, what, value.dump()));
+  }
+  return value.get<std::int64_t>();
+}
+
 using nlohmann::json;
 
 const std::array<char32_t, 256>& byte_level_alphabet() {
@@ -94,7 +106,9 @@ BpeModel::BpeModel(const json& model, bool byte_level, const std::string& origin
   byte_fallback_ = model.value("byte_fallback", false);
   fuse_unk_ = model.value("fuse_unk", false);
   vocab_.reserve(model["vocab"].size());
-  for (const auto& [piece, id] : model["vocab"].items()) vocab_.emplace(piece, id.get<std::int64_t>());
+  for (const auto& [piece, id] : model["vocab"].items()) {
+    vocab_.emplace(piece, json_token_id(id, "vocabulary id", origin));
+  }
   if (model.contains("unk_token") && model["unk_token"].is_string()) {
     const auto it = vocab_.find(model["unk_token"].get<std::string>());
     if (it == vocab_.end()) {

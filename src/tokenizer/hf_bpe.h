@@ -13,6 +13,12 @@
 
 namespace dlm::hf {
 
+// A token id of tokenizer.json: a JSON integer in [0, 2^63); anything else (a float such
+// as 1.8e22, whose conversion would be undefined behaviour, a string) is a UsageError
+// naming `what` and `origin`.
+std::int64_t json_token_id(const nlohmann::json& value, const std::string& what,
+                           const std::string& origin);
+
 // GPT-2's reversible map of the 256 bytes onto printable characters ("Ġ" is the space).
 const std::array<char32_t, 256>& byte_level_alphabet();
 // The bytes a byte-level piece stands for; the piece's own UTF-8 bytes when one of its

@@ -63,7 +63,7 @@ class HfTokenizer : public Tokenizer {
     std::vector<hf::AddedToken> raw, normalized, all;
     for (const auto& a : j.value("added_tokens", json::array())) {
       hf::AddedToken t;
-      t.id = a.at("id").get<std::int64_t>();
+      t.id = hf::json_token_id(a.at("id"), "added token id", origin);
       t.content = a.at("content").get<std::string>();
       t.special = a.value("special", false);
       t.lstrip = a.value("lstrip", false);
@@ -77,13 +77,15 @@ class HfTokenizer : public Tokenizer {
     raw_tokens_ = hf::AddedTokenMatcher(std::move(raw));
     normalized_tokens_ = hf::AddedTokenMatcher(std::move(normalized));
 
-    std::int64_t size = 0;
-    for (const auto& [piece, id] : model_->vocab()) size = std::max(size, id + 1);
-    for (const auto& t : all) size = std::max(size, t.id + 1);
-    if (size > kMaxIds) {
+    // The largest id first: id + 1 would overflow for an id of 2^63 - 1 (found by fuzzing).
+    std::int64_t max_id = -1;
+    for (const auto& [piece, id] : model_->vocab()) max_id = std::max(max_id, id);
+    for (const auto& t : all) max_id = std::max(max_id, t.id);
+    if (max_id >= kMaxIds) {
       throw UsageError(fmt::format("{}: tokenizer.json has id {} (more than {} ids); the file is "
-                                   "damaged", origin, size - 1, kMaxIds));
+                                   "damaged", origin, max_id, kMaxIds));
     }
+    const std::int64_t size = max_id + 1;
     pieces_.resize(static_cast<std::size_t>(size));
     texts_.resize(static_cast<std::size_t>(size));
     for (const auto& [piece, id] : model_->vocab()) {

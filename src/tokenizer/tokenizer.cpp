@@ -7,6 +7,7 @@
 
 #include "dlm/error.h"
 #include "dlm/model/model_paths.h"
+#include "dlm/one_line.h"
 #include "hf_tokenizer.h"
 #include "spm_backend.h"
 
@@ -76,7 +77,13 @@ class SentencePieceTokenizer : public Tokenizer {
 
 std::unique_ptr<Tokenizer> make_tokenizer(const std::string& kind, const std::string& model_bytes,
                                           const std::string& origin) {
-  if (kind == "hf") return make_hf_tokenizer(model_bytes, origin);
+  if (kind == "hf") {
+    try {
+      return make_hf_tokenizer(model_bytes, origin);
+    } catch (const UsageError& e) {
+      throw UsageError(one_line(e.what()));  // a piece echoed from the file may hold a newline
+    }
+  }
   if (kind != "sentencepiece") {
     throw UsageError(fmt::format("{}: tokenizer kind '{}' is not supported (supported: "
                                  "sentencepiece, hf); re-export the checkpoint", origin, kind));

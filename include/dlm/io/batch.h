@@ -19,6 +19,8 @@ namespace dlm {
 struct BatchRecord {
   std::int64_t line = 0;  // 1-based line number in the input
   std::string id;         // "id" or "custom_id"; "line-N" when absent
+  bool has_id = false;    // the record named its id (else "line-N")
+  std::string input_hash; // fingerprint of the line's text (input_fingerprint)
   std::string prompt;     // "prompt", or once rendered (render_batch_prompt) the messages'
   std::optional<Conversation> messages;  // "messages" (OpenAI chat completions) instead of "prompt"
   GenerateOptions options;
@@ -32,6 +34,11 @@ struct BatchRecord {
 BatchRecord parse_batch_record(std::string_view text, std::int64_t line,
                                const GenerateOptions& defaults, std::uint64_t run_seed,
                                std::set<std::string>& unknown);
+
+// A record's input fingerprint, stored in its output record as "input_hash": FNV-1a 64 of
+// the line's bytes, 16 hex digits. --resume matches a record without an id (line-N) by
+// line and fingerprint, so that an input changed between runs is refused, not mixed.
+std::string input_fingerprint(std::string_view line_text);
 
 // The prompt text of a record with `messages`, in the checkpoint's chat format (plain when
 // it has none); the record's `prompt` otherwise. Throws UsageError.

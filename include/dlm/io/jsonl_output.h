@@ -4,6 +4,7 @@
 // with resume repairs a torn last line and reports which records are already there.
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <set>
 #include <string>
 
@@ -25,6 +26,8 @@ class JsonlOutput {
   // What an earlier run left (resume): the ids and input lines of its records.
   const std::set<std::string>& done_ids() const { return done_ids_; }
   const std::set<std::int64_t>& done_lines() const { return done_lines_; }
+  // The input fingerprint ("input_hash") each done id was written with, where it has one.
+  const std::map<std::string, std::string>& done_hashes() const { return done_hashes_; }
   std::size_t repaired_bytes() const { return repaired_bytes_; }  // torn tail dropped
   std::size_t dropped_errors() const { return dropped_errors_; }  // drop_errors: records removed
 
@@ -43,6 +46,7 @@ class JsonlOutput {
   std::chrono::steady_clock::time_point last_sync_;
   std::set<std::string> done_ids_;
   std::set<std::int64_t> done_lines_;
+  std::map<std::string, std::string> done_hashes_;
   std::size_t repaired_bytes_ = 0;
   std::size_t dropped_errors_ = 0;
 };
