@@ -86,13 +86,15 @@ struct GenerateOptionsFields {
   double e1;
   std::int64_t f1;
   double f2;
-  std::optional<double> g1, g2;
+  std::optional<double> g1, g2, g3;
   double h1, h2;
   dlm::EosPolicy i1;
   std::vector<std::string> j1;
   std::int64_t k1;
   dlm::CacheMode l1;
-  std::int64_t m1, m2;
+  std::int64_t m1;
+  double m2;
+  std::int64_t m3, m4;
 };
 
 }  // namespace
@@ -100,7 +102,7 @@ struct GenerateOptionsFields {
 TEST_CASE("the registry reaches every GenerateOptions field under unique names", "[options]") {
   INFO("a new GenerateOptions field? give it a registry entry, then add it here");
   CHECK(sizeof(GenerateOptions) == sizeof(GenerateOptionsFields));
-  REQUIRE(option_registry().size() == 21);
+  REQUIRE(option_registry().size() == 24);
 
   std::set<std::string> spellings, jsonl_keys;
   std::size_t total = 0;

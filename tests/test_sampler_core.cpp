@@ -189,8 +189,8 @@ TEST_CASE("EB-sampler commits best first while the entropies' sum minus their ma
   CHECK(dlm::select_entropy_bounded({}, {}, 1.0).empty());
 
   // Through the sampler: logit 9 over 62 zero logits (the mask id is banned) has entropy
-  // ~0.076 nats, a flat row ~4.14. Confidence order: positions 0, 2, 3, 1.
-  const std::vector<float> confidence{0, 0, 0, 9.0f, 0.0f, 9.0f, 0.5f};
+  // ~0.076 nats (logit 8.5: ~0.118), a flat row ~4.14. Confidence order: 0, 2, 3, 1.
+  const std::vector<float> confidence{0, 0, 0, 9.0f, 0.0f, 8.5f, 0.5f};
   const auto steps_with = [&](double gamma) {
     FakeDenoiser model(confidence);
     auto o = options(4, 4, 4);

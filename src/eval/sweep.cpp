@@ -144,11 +144,12 @@ void set_axis(SweepGrid& grid, const std::string& name, const std::string& text)
   } else if (name == "eb-gamma") {
     grid.eb_gamma = parse_optional_axis(option, text);
   } else if (name == "elastic-gamma") {
-    grid.elastic_gamma.clear();
+    std::vector<double> values;
     for (const auto& v : parse_optional_axis(option, text)) {
       if (!v) throw UsageError(fmt::format("{} '{}': 'none' is not a similarity", option, text));
-      grid.elastic_gamma.push_back(*v);
+      values.push_back(*v);
     }
+    grid.elastic_gamma = std::move(values);
   } else if (name == "suffix-window") {
     grid.suffix_window = parse_int_axis(option, text);
   } else if (name == "cache") {
