@@ -283,7 +283,10 @@ TEST_CASE("shifted-logit checkpoints are read at output i - 1 by dlm and the ref
       {{"block_length", 8}, {"threshold", 0.5}},
       {{"block_length", 8}, {"cache", "dual"}},
       {{"block_length", 8}, {"cache", "prefix"}},
-      {{"block_length", 8}, {"threshold", 0.5}, {"cache", "dual"}}};
+      {{"block_length", 8}, {"threshold", 0.5}, {"cache", "dual"}},
+      {{"block_length", 8}, {"eb_gamma", 1.0}},
+      {{"block_length", 8}, {"cache", "elastic"}, {"elastic_gamma", 0.99}},
+      {{"block_length", 8}, {"suffix_window", 4}, {"cache", "prefix"}}};
   json input = json::array();
   std::vector<json> options;
   std::size_t i = 0;
