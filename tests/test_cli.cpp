@@ -311,6 +311,8 @@ TEST_CASE("dlm generate runs every rule, style and preset from the command line"
         "--schedule timestep --algorithm origin --style dream",
         "--schedule timestep --algorithm ancestral --style dream --temperature 1",
         "--threshold 0.9", "--factor 1", "--alg-temp 0.5", "--cfg-scale 1", "--eos stop",
+        "--eb-gamma 2", "--suffix-window 8 --cache dual", "--cache elastic --elastic-gamma 0.95",
+        "--config " + configs + "eb-sampler.toml",
         "--eos suppress", "--eos defer", "--stop ,", "--config " + configs + "dream.toml",
         "--config " + configs + "fast-dllm.toml", "--config " + configs + "mdlm.toml",
         "--config " + configs + "llada.toml"}) {

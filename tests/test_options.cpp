@@ -86,13 +86,15 @@ struct GenerateOptionsFields {
   double e1;
   std::int64_t f1;
   double f2;
-  std::optional<double> g1, g2;
+  std::optional<double> g1, g2, g3;
   double h1, h2;
   dlm::EosPolicy i1;
   std::vector<std::string> j1;
   std::int64_t k1;
   dlm::CacheMode l1;
-  std::int64_t m1, m2;
+  std::int64_t m1;
+  double m2;
+  std::int64_t m3, m4;
 };
 
 }  // namespace
@@ -100,7 +102,7 @@ struct GenerateOptionsFields {
 TEST_CASE("the registry reaches every GenerateOptions field under unique names", "[options]") {
   INFO("a new GenerateOptions field? give it a registry entry, then add it here");
   CHECK(sizeof(GenerateOptions) == sizeof(GenerateOptionsFields));
-  REQUIRE(option_registry().size() == 21);
+  REQUIRE(option_registry().size() == 24);
 
   std::set<std::string> spellings, jsonl_keys;
   std::size_t total = 0;
@@ -228,6 +230,14 @@ TEST_CASE("check_options rejects each bad value with validate()'s message", "[op
       {[](auto& o) { o.schedule = dlm::Schedule::kTimestep, o.threshold = 0.9; },
        "--threshold and --factor work on blocks"},
       {[](auto& o) { o.threshold = 0.9, o.alg_temp = 0.5; }, "--alg-temp draws a fixed number"},
+      {[](auto& o) { o.eb_gamma = -1; }, "--eb-gamma -1 must be a finite number >= 0"},
+      {[](auto& o) { o.eb_gamma = 0.1, o.threshold = 0.9; }, "--eb-gamma is a parallel rule"},
+      {[](auto& o) { o.eb_gamma = 0.1, o.alg_temp = 0.5; }, "--alg-temp draws a fixed number"},
+      {[](auto& o) { o.schedule = dlm::Schedule::kTimestep, o.eb_gamma = 0.1; },
+       "work on blocks (so does --eb-gamma)"},
+      {[](auto& o) { o.suffix_window = -1; }, "--suffix-window -1 must be >= 0"},
+      {[](auto& o) { o.schedule = dlm::Schedule::kTimestep, o.suffix_window = 32; },
+       "--suffix-window 32 bounds the suffix past the current block; it needs --schedule block"},
       {[](auto& o) { o.schedule = dlm::Schedule::kTimestep, o.cache = dlm::CacheMode::kDual; },
        "--cache dual needs --schedule block"},
       // Unscored rules take any step count; an absurd one is refused before it is sized.

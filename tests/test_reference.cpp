@@ -100,6 +100,22 @@ std::vector<Setting> settings() {
       {"dual refresh 2", {{"block_length", 16}, {"cache", "dual"}, {"cache_refresh", 2}}, ""},
       {"auto block (dual)", {{"block_length", 8}, {"cache", "auto"}}, ""},
       {"auto timestep (none)", {{"schedule", "timestep"}, {"cache", "auto"}}, ""},
+      // EB-sampler: best score first while the entropies' sum minus their largest <= gamma.
+      {"eb confidence", {{"block_length", 8}, {"eb_gamma", 0.5}}, ""},
+      {"eb margin", {{"block_length", 16}, {"algorithm", "margin"}, {"eb_gamma", 2.0}}, ""},
+      {"eb entropy", {{"block_length", 8}, {"algorithm", "entropy"}, {"eb_gamma", 0.1}}, ""},
+      {"eb dream", {{"block_length", 8}, {"style", "dream"}, {"top_p", 0.9}, {"eb_gamma", 0.5}}, ""},
+      {"eb eos defer", {{"block_length", 8}, {"eos", "defer"}, {"eb_gamma", 1.0}}, ""},
+      {"eb dual", {{"block_length", 8}, {"eb_gamma", 1.0}, {"cache", "dual"}}, ""},
+      // Bounded suffix (DPad): the model sees W positions past the block.
+      {"suffix window", {{"max_new_tokens", 48}, {"block_length", 8}, {"steps", 24}, {"suffix_window", 8}}, ""},
+      {"suffix window dual", {{"max_new_tokens", 48}, {"block_length", 8}, {"steps", 24}, {"suffix_window", 4}, {"cache", "dual"}}, ""},
+      {"suffix prefix threshold", {{"max_new_tokens", 48}, {"block_length", 16}, {"threshold", 0.7}, {"suffix_window", 8}, {"cache", "prefix"}}, ""},
+      // Elastic cache: dual, refreshed after a window pass whose stable keys drifted.
+      {"elastic b8", {{"block_length", 8}, {"cache", "elastic"}, {"elastic_gamma", 0.99}}, ""},
+      {"elastic b16 cfg", {{"block_length", 16}, {"cfg_scale", 1.0}, {"cache", "elastic"}, {"elastic_gamma", 0.95}}, ""},
+      {"elastic eb", {{"block_length", 16}, {"eb_gamma", 0.5}, {"cache", "elastic"}, {"elastic_gamma", 0.98}}, ""},
+      {"suffix eb dual cfg", {{"block_length", 8}, {"eb_gamma", 0.5}, {"suffix_window", 8}, {"cache", "dual"}, {"cfg_scale", 1.0}}, ""},
   };
 }
 
@@ -118,6 +134,9 @@ dlm::GenerateOptions to_options(const json& o) {
   g.top_p = o.value("top_p", 1.0);
   if (o.contains("threshold")) g.threshold = o["threshold"].get<double>();
   if (o.contains("factor")) g.factor = o["factor"].get<double>();
+  if (o.contains("eb_gamma")) g.eb_gamma = o["eb_gamma"].get<double>();
+  g.suffix_window = o.value("suffix_window", 0);
+  g.elastic_gamma = o.value("elastic_gamma", 0.9);
   g.alg_temp = o.value("alg_temp", 0.0);
   g.cfg_scale = o.value("cfg_scale", 0.0);
   g.eos = dlm::parse_eos_policy(o.value("eos", "none"));
@@ -264,7 +283,10 @@ TEST_CASE("shifted-logit checkpoints are read at output i - 1 by dlm and the ref
       {{"block_length", 8}, {"threshold", 0.5}},
       {{"block_length", 8}, {"cache", "dual"}},
       {{"block_length", 8}, {"cache", "prefix"}},
-      {{"block_length", 8}, {"threshold", 0.5}, {"cache", "dual"}}};
+      {{"block_length", 8}, {"threshold", 0.5}, {"cache", "dual"}},
+      {{"block_length", 8}, {"eb_gamma", 1.0}},
+      {{"block_length", 8}, {"cache", "elastic"}, {"elastic_gamma", 0.99}},
+      {{"block_length", 8}, {"suffix_window", 4}, {"cache", "prefix"}}};
   json input = json::array();
   std::vector<json> options;
   std::size_t i = 0;

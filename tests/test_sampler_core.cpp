@@ -14,6 +14,7 @@
 #include "dlm/sampling/sampler.h"
 #include "dlm/sampling/cache_policy.h"
 #include "dlm/sampling/schedule.h"
+#include "dlm/sampling/scoring.h"
 #include "dlm/sampling/selector.h"
 #include "dlm/tokenizer/tokenizer.h"
 #include "dlm/version.h"
@@ -65,10 +66,12 @@ class FakeDenoiser final : public dlm::Denoiser {
 
   at::Tensor forward(const at::Tensor& ids, const at::Tensor&, const at::Tensor& positions) override {
     ++calls["forward"];
+    lengths.push_back(ids.size(1));
     return logits(positions, ids.size(0));
   }
   dlm::KvOut forward_kv(const at::Tensor& ids, const at::Tensor&, const at::Tensor& positions) override {
     ++calls["forward_kv"];
+    lengths.push_back(ids.size(1));
     const auto kv = at::zeros({1, ids.size(0), 1, ids.size(1), 1});
     return {logits(positions, ids.size(0)), kv, kv.clone()};
   }
@@ -84,6 +87,7 @@ class FakeDenoiser final : public dlm::Denoiser {
   void set_eot(std::int64_t id) { config_.eot_id = id; }
 
   std::map<std::string, int> calls;
+  std::vector<std::int64_t> lengths;  // padded canvas length of each plain or full pass
 
  private:
   at::Tensor logits(const at::Tensor& positions, std::int64_t batch) const {
@@ -182,6 +186,71 @@ TEST_CASE("Threshold commits the best and every position above it; steps shown a
   CHECK(logs[0].total_steps == 4);  // the upper bound -n, not --steps
 }
 
+TEST_CASE("EB-sampler commits best first while the entropies' sum minus their max <= gamma", "[core]") {
+  // The rule on plain arrays: order 0, 2, 1 by score; sum - max after each: 0, 0.2, 0.5.
+  const std::vector<double> scores{0.9, 0.5, 0.8}, entropies{0.2, 3.0, 0.3};
+  CHECK(dlm::select_entropy_bounded(scores, entropies, 0.25) == std::vector<std::int64_t>{0, 2});
+  CHECK(dlm::select_entropy_bounded(scores, entropies, 0.5) == std::vector<std::int64_t>{0, 1, 2});
+  CHECK(dlm::select_entropy_bounded(scores, entropies, 0.0) == std::vector<std::int64_t>{0});
+  CHECK(dlm::select_entropy_bounded({0.5, 0.5}, {1.0, 1.0}, 0.0) == std::vector<std::int64_t>{0});
+  CHECK(dlm::select_entropy_bounded({}, {}, 1.0).empty());
+
+  // Through the sampler: logit 9 over 62 zero logits (the mask id is banned) has entropy
+  // ~0.076 nats (logit 8.5: ~0.118), a flat row ~4.14. Confidence order: 0, 2, 3, 1.
+  const std::vector<float> confidence{0, 0, 0, 9.0f, 0.0f, 8.5f, 0.5f};
+  const auto steps_with = [&](double gamma) {
+    FakeDenoiser model(confidence);
+    auto o = options(4, 4, 4);
+    o.eb_gamma = gamma;
+    std::vector<CommitLog> logs(1);
+    const auto r = run(model, {o}, &logs)[0];
+    CHECK(r.nfe == static_cast<std::int64_t>(logs[0].steps.size()));
+    CHECK(r.token_ids.size() == 4);
+    return logs[0].steps;
+  };
+  using Steps = std::vector<std::vector<std::int64_t>>;
+  CHECK(steps_with(0.0) == Steps{{0}, {2}, {3}, {1}});       // one at a time: top-1 confidence
+  CHECK(steps_with(0.1) == Steps{{0, 2}, {3}, {1}});         // the two sure ones together
+  CHECK(steps_with(0.5) == Steps{{0, 2, 3}, {1}});           // the max term lets one unsure in
+  CHECK(steps_with(100.0) == Steps{{0, 1, 2, 3}});           // everything in one call
+
+  using dlm::sampling::SelectorKind;
+  auto o = options(4, 4, 4);
+  o.eb_gamma = 0.3;
+  const auto selector = dlm::sampling::make_selector(o);
+  CHECK(selector->kind() == SelectorKind::kEntropyBounded);
+  CHECK(selector->needs_entropy());
+  CHECK_FALSE(selector->counted());
+}
+
+TEST_CASE("Bounded suffix: forward calls see W positions past the block, same commits", "[core]") {
+  const std::vector<float> confidence{0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2, 3, 4, 5, 6, 7};
+  auto o = options(16, 16, 4);
+  o.pad_multiple = 1;
+  FakeDenoiser full(confidence);
+  std::vector<CommitLog> full_logs(1);
+  run(full, {o}, &full_logs);
+  CHECK(full.lengths == std::vector<std::int64_t>(16, 19));  // prompt 3 + 16, every call
+
+  o.suffix_window = 2;
+  FakeDenoiser bounded(confidence);
+  std::vector<CommitLog> logs(1);
+  run(bounded, {o}, &logs);
+  // Block b (4 tokens) sees the prompt, blocks 0..b and 2 more masks: 9, 13, 17, then 19.
+  std::vector<std::int64_t> expected;
+  for (const std::int64_t len : {9, 13, 17, 19}) expected.insert(expected.end(), 4, len);
+  CHECK(bounded.lengths == expected);
+  CHECK(logs[0].steps == full_logs[0].steps);  // these logits ignore the suffix
+
+  o.cache = dlm::CacheMode::kDual;  // the full pass at each block start is bounded too
+  FakeDenoiser cached(confidence);
+  std::vector<CommitLog> cached_logs(1);
+  run(cached, {o}, &cached_logs);
+  CHECK(cached.lengths == std::vector<std::int64_t>{9, 13, 17, 19});
+  CHECK(cached.calls["forward_window"] == 12);
+  CHECK(cached_logs[0].steps == full_logs[0].steps);
+}
+
 TEST_CASE("Dual cache: a full pass at each block start, window passes inside", "[core]") {
   FakeDenoiser model({0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8});
   auto o = options(8, 8, 4);
@@ -204,6 +273,29 @@ TEST_CASE("Dual cache: a full pass at each block start, window passes inside", "
   run(refreshed, {o});
   CHECK(refreshed.calls["forward_kv"] == 4);
   CHECK(refreshed.calls["forward_window"] == 4);
+}
+
+TEST_CASE("Elastic cache: a full pass after a window pass whose keys drifted", "[core]") {
+  // The fake's full pass caches zero keys, its window passes return ones: every window pass
+  // with a stable position (a mask still masked) reads similarity 0 against the cache.
+  auto o = options(8, 8, 4);
+  o.cache = dlm::CacheMode::kElastic;
+  FakeDenoiser drifting({0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8});
+  std::vector<CommitLog> logs(1);
+  const auto r = run(drifting, {o}, &logs)[0];
+  CHECK(r.cache == "elastic");
+  CHECK(drifting.calls["forward_kv"] == 4);  // per block: full, window, full, window
+  CHECK(drifting.calls["forward_window"] == 4);
+  FakeDenoiser plain({0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8});
+  std::vector<CommitLog> plain_logs(1);
+  run(plain, {options(8, 8, 4)}, &plain_logs);
+  CHECK(logs[0].steps == plain_logs[0].steps);
+
+  o.elastic_gamma = -1;  // nothing is below -1: plain dual
+  FakeDenoiser never({0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8});
+  run(never, {o});
+  CHECK(never.calls["forward_kv"] == 2);
+  CHECK(never.calls["forward_window"] == 6);
 }
 
 TEST_CASE("Batched rows share forward calls and give what each gives alone", "[core]") {

@@ -220,6 +220,35 @@ TEST_CASE("invalid cells are skipped with the reason", "[sweep]") {
   CHECK_THAT(repeat.skip_reason, Contains("--threshold ignores --steps"));
 }
 
+TEST_CASE("issue 14's axes: eb-gamma, suffix-window, elastic-gamma", "[sweep]") {
+  dlm::SweepGrid grid;
+  dlm::set_axis(grid, "steps", "8,16");
+  dlm::set_axis(grid, "eb-gamma", "none,1");
+  dlm::set_axis(grid, "suffix-window", "0,32");
+  dlm::set_axis(grid, "elastic-gamma", "0.9,0.99");
+  dlm::set_axis(grid, "cache", "dual,elastic");
+  CHECK(dlm::axis_text(grid, "eb-gamma") == "none,1");
+  CHECK(dlm::axis_text(grid, "suffix-window") == "0,32");
+  CHECK(dlm::axis_text(grid, "elastic-gamma") == "0.9,0.99");
+  CHECK_THROWS_AS(dlm::set_axis(grid, "elastic-gamma", "none"), dlm::UsageError);
+  dlm::GenerateOptions base;
+  base.max_new_tokens = 16;
+  auto cells = dlm::expand_grid(grid, base);
+  CHECK(cells.size() == 2 * 2 * 2 * 2 * 2);
+  dlm::check_cells(cells, model(), 5);
+  std::set<std::string> run;
+  for (const auto& c : cells) {
+    if (c.skipped()) continue;
+    run.insert(c.id);
+  }
+  // Plain cells keep their old ids; EB ignores --steps; dual ignores --elastic-gamma.
+  CHECK(run.count("steps=8 block_length=32 algorithm=confidence threshold=none factor=none "
+                  "alg_temp=none cache=dual"));
+  CHECK(run.count("steps=8 block_length=32 algorithm=confidence threshold=none factor=none "
+                  "alg_temp=none eb_gamma=1 suffix_window=32 elastic_gamma=0.99 cache=elastic"));
+  CHECK(run.size() == 2 * 2 * 1 + 2 * 2 * 2 + 2 * 1 + 2 * 2);  // dual: 4 + 2; elastic: 8 + 4
+}
+
 TEST_CASE("token entropy and distinct-2 on hand-made token lists", "[sweep][metrics]") {
   CHECK(dlm::token_entropy({}) == 0.0);
   CHECK(dlm::token_entropy({7}) == 0.0);

@@ -1,19 +1,20 @@
 #!/usr/bin/python3
-"""Draw a `dlm sweep` as one figure: the speed/quality frontier and quality versus steps.
+"""Draw a `dlm sweep` as one figure: the speed/quality frontier and quality versus calls.
 
 Reads DIR/sweep.json (written by `dlm sweep`) and writes a PNG with three panels:
 
   1. judge perplexity (log scale) versus tokens/s, one line per setting other than steps
-     (algorithm, threshold, factor, alg-temp, block length, cache), each point labelled
-     with its steps: the frontier is the lower right;
-  2. judge perplexity versus steps (both axes log scale), the same lines;
+     (algorithm, threshold, factor, alg-temp, eb-gamma, suffix window, block length,
+     cache), each point labelled with its steps: the frontier is the lower right;
+  2. judge perplexity versus forward calls per generated token (both axes log scale), the
+     same lines: the frontier is the lower left;
   3. share of reference words reproduced in place versus steps (when prompts had
      references), with distinct-2 dashed: repetitive text shows as a distinct-2 drop.
 
 The judge perplexity of the reference continuations themselves, when present, is drawn
 as a dotted horizontal line (real text; repetitive generated text can score below it).
-Settings whose rule ignores --steps (threshold, factor) are single points, placed at their
-forward calls per prompt on the steps axes.
+Settings whose rule ignores --steps (threshold, factor, eb-gamma) are single points, placed
+at their forward calls per prompt on the steps axis of panel 3.
 Needs matplotlib; dlm runs it with MPLBACKEND=Agg.
 
 Usage: /usr/bin/python3 scripts/eval/plot_sweep.py DIR/sweep.json [OUT.png]   (default DIR/sweep.png)
@@ -33,7 +34,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import ScalarFormatter  # noqa: E402
 
 Cell = Dict[str, object]
-AXES = ("algorithm", "threshold", "factor", "alg_temp", "block_length", "cache")
+AXES = ("algorithm", "threshold", "factor", "alg_temp", "eb_gamma", "suffix_window", "block_length",
+        "cache", "elastic_gamma")
 
 
 def line_label(cell: Cell, varying: List[str]) -> str:
@@ -43,7 +45,8 @@ def line_label(cell: Cell, varying: List[str]) -> str:
         value = cell.get(axis)
         if axis == "algorithm":
             parts.append(str(value))
-        elif value is not None and not (axis == "cache" and value == "none"):
+        elif value is not None and not (axis == "cache" and value == "none") and not (
+                axis == "suffix_window" and value == 0):
             parts.append(f"{axis.replace('_', '-')} {value}")
     return ", ".join(parts)
 
@@ -61,13 +64,16 @@ def group_lines(cells: List[Cell]) -> Dict[str, List[Cell]]:
 
 
 def parallel(cell: Cell) -> bool:
-    """Threshold and factor rules ignore --steps: their step count is what they used."""
-    return cell.get("threshold") is not None or cell.get("factor") is not None
+    """Threshold, factor and EB rules ignore --steps: their step count is what they used."""
+    return any(cell.get(k) is not None for k in ("threshold", "factor", "eb_gamma"))
 
 
 def value(cell: Cell, key: str) -> object:
     if key == "steps" and parallel(cell):
         return cell.get("nfe_per_prompt")
+    if key == "calls_per_token":
+        nfe, n = cell.get("nfe_per_prompt"), cell.get("max_new_tokens")
+        return float(nfe) / float(n) if nfe is not None and n else None
     return cell.get(key)
 
 
@@ -103,7 +109,7 @@ def main() -> None:
                                   (float(p["tokens_per_s"]), float(p["judge_ppl"])),
                                   textcoords="offset points", xytext=(4, 4), fontsize=7,
                                   color=color)
-        x, y = xy(points, "steps", "judge_ppl")
+        x, y = xy(points, "calls_per_token", "judge_ppl")
         by_steps.plot(x, y, "o-", color=color, label=label)
         if has_match:
             x, y = xy(points, "steps", "in_place")
@@ -124,8 +130,8 @@ def main() -> None:
     steps_label = "steps (threshold/factor: forward calls per prompt)"
     by_steps.set_xscale("log", base=2)
     by_steps.xaxis.set_major_formatter(ScalarFormatter())
-    by_steps.set_xlabel(steps_label)
-    by_steps.set_title("judge perplexity vs steps")
+    by_steps.set_xlabel("forward calls per generated token (NFE / -n)")
+    by_steps.set_title("judge perplexity vs forward calls per token")
     if has_match:
         axes[2].set_xscale("log", base=2)
         axes[2].xaxis.set_major_formatter(ScalarFormatter())

@@ -141,7 +141,7 @@ class Model:
         return max(i - 1, 0) if self.shifted else i
 
 
-CACHE_MODES = ("none", "prefix", "dual")
+CACHE_MODES = ("none", "prefix", "dual", "elastic")
 
 
 def cache_mode(opts: dict, model: Model) -> str:
@@ -172,38 +172,71 @@ class KVCache:
     lo = out_row(block start) (so the block's first prediction is fresh even for shifted
     logits) and hi = the block end (dual) or the canvas end (prefix); the window's fresh
     keys/values are written back into the cache at [lo, hi), so the cache stays current
-    there while the rest stays as the last full pass left it."""
+    there while the rest stays as the last full pass left it.
 
-    def __init__(self, model: Model, mode: str = "none", refresh: int = 0):
+    mode "elastic": dual, plus Elastic-Cache's idea of refreshing only when the cache has
+    gone stale, tested on what the model API returns (keys, not attention weights): a
+    window pass measures, at each window position whose token is the same as at this
+    input's previous call ("stable"), the cosine similarity (float64) between the last
+    layer's fresh key and the cached key it replaces; when the lowest is below `gamma`,
+    the next call is a full pass (`stale`; with guidance the two inputs' tests combine, see
+    span_logits)."""
+
+    def __init__(self, model: Model, mode: str = "none", refresh: int = 0, gamma: float = 0.9):
         if refresh < 0:
             raise ValueError("cache_refresh must be >= 0")
-        self.model, self.mode, self.refresh = model, mode, refresh
+        self.model, self.mode, self.refresh, self.gamma = model, mode, refresh, gamma
         self.keys: Optional[torch.Tensor] = None
         self.values: Optional[torch.Tensor] = None
         self.calls = 0
+        self.stale = False
+        self.similarity = 1.0
+        self.last_ids: List[int] = []
 
     def start_block(self) -> None:
         self.calls = 0
+        self.stale = False
 
     def rows(self, ids: List[int], block: tuple, lo: int, hi: int) -> torch.Tensor:
         """Output rows [lo, hi) of canvas `ids`, whose current block is canvas[block[0]:block[1]]
         (rows of that block's predictions only, when the cache is on)."""
         if self.mode == "none":
             return self.model.forward(ids)[lo:hi]
-        full = self.calls == 0 or (self.refresh > 0 and self.calls % self.refresh == 0)
+        full = self.calls == 0 or (self.refresh > 0 and self.calls % self.refresh == 0) or self.stale
         self.calls += 1
+        self.stale, self.similarity = False, 1.0
         if full:
             logits, self.keys, self.values = self.model.forward_kv(ids)
+            self.last_ids = list(ids)
             return logits[lo:hi]
         start = self.model.out_row(block[0])
-        end = block[1] if self.mode == "dual" else len(ids)
+        end = len(ids) if self.mode == "prefix" else block[1]
         assert start <= lo and hi <= end, "rows outside the window"
         logits, fresh_keys, fresh_values = self.model.forward_window(ids, start, end, self.keys,
                                                                      self.values)
+        if self.mode == "elastic":
+            stable = [t for t in range(end - start)
+                      if start + t < len(self.last_ids) and self.last_ids[start + t] == ids[start + t]]
+            self.similarity = key_similarity(self.keys[-1, 0, :, start:end], fresh_keys[-1, 0], stable)
+            self.stale = self.similarity < self.gamma
+        self.last_ids = list(ids)
         with torch.inference_mode():
             self.keys[:, :, :, start:end] = fresh_keys
             self.values[:, :, :, start:end] = fresh_values
         return logits[lo - start:hi - start]
+
+
+def key_similarity(cached: torch.Tensor, fresh: torch.Tensor, stable: List[int]) -> float:
+    """Lowest cosine similarity (float64) of the stable positions' keys [H, W, hd], heads
+    concatenated; 1 when none is stable. The same ATen operations as dlm's forward.cpp."""
+    if not stable:
+        return 1.0
+    with torch.inference_mode():
+        where = torch.tensor(stable, dtype=torch.long)
+        a = cached.index_select(1, where).permute(1, 0, 2).reshape(len(stable), -1).to(torch.float64)
+        b = fresh.index_select(1, where).permute(1, 0, 2).reshape(len(stable), -1).to(torch.float64)
+        cos = (a * b).sum(1) / (a.norm(2, 1) * b.norm(2, 1)).clamp_min(1e-300)
+        return float(cos.min().item())
 
 
 def row_of(model: Model, rows: np.ndarray, prompt_len: int, a: int, p: int) -> np.ndarray:
@@ -306,6 +339,23 @@ def select_factor(scores: Sequence[float], factor: float) -> List[int]:
     return sorted(order[:count])
 
 
+def select_entropy_bounded(scores: Sequence[float], entropies: Sequence[float],
+                           gamma: float) -> List[int]:
+    """EB-sampler (arXiv 2505.24857): positions best score first (the error proxy), the
+    longest prefix U of that order with sum_{i in U} H_i - max_{i in U} H_i <= gamma (the
+    first always passes); sequential float64 sums, as dlm."""
+    out: List[int] = []
+    total, largest = 0.0, 0.0
+    for i in ranked(scores):
+        h = float(entropies[i])
+        total += h
+        largest = max(largest, h)
+        if out and total - largest > gamma:
+            break
+        out.append(i)
+    return sorted(out)
+
+
 def select_sampled(scores: Sequence[float], positions: Sequence[int], k: int, alg_temp: float,
                    seed: int, step: int) -> List[int]:
     """Dream's alg_temp draw without replacement from softmax(score / alg_temp), as Gumbel-top-k."""
@@ -346,9 +396,13 @@ class Canvas:
     step: int = 0
     cache: str = "none"
     cache_refresh: int = 0
+    suffix_window: int = 0  # DPad's bounded suffix: positions visible past the block (0: all)
+
+    elastic_gamma: float = 0.9
 
     def __post_init__(self) -> None:
-        self.caches = tuple(KVCache(self.model, self.cache, self.cache_refresh) for _ in range(2))
+        self.caches = tuple(KVCache(self.model, self.cache, self.cache_refresh, self.elastic_gamma)
+                            for _ in range(2))
 
     @property
     def ids(self) -> List[int]:
@@ -374,7 +428,9 @@ def new_canvas(model: Model, prompt: List[int], opts: dict) -> Canvas:
     """max_new_tokens masks after the prompt, with the settings' seed and cache."""
     n = int(opts["max_new_tokens"])
     return Canvas(model, list(prompt), [model.mask_id] * n, int(opts.get("seed", 0)),
-                  cache=cache_mode(opts, model), cache_refresh=int(opts.get("cache_refresh", 0)))
+                  cache=cache_mode(opts, model), cache_refresh=int(opts.get("cache_refresh", 0)),
+                  suffix_window=int(opts.get("suffix_window", 0)),
+                  elastic_gamma=float(opts.get("elastic_gamma", 0.9)))
 
 
 def span_logits(c: Canvas, a: int, b: int, cfg_scale: float) -> np.ndarray:
@@ -384,22 +440,43 @@ def span_logits(c: Canvas, a: int, b: int, cfg_scale: float) -> np.ndarray:
     model, prompt_len = c.model, len(c.prompt)
     block = (prompt_len + a, prompt_len + b)
     lo, hi = model.out_row(prompt_len + a), model.out_row(prompt_len + b - 1) + 1
+    # DPad's bounded suffix: the model sees the canvas up to suffix_window positions past
+    # the block; the later masks are not in the call at all (their turn comes with their block).
+    visible = prompt_len + b + c.suffix_window if c.suffix_window > 0 else len(c.ids)
     conditional, unconditional = c.caches
-    rows = conditional.rows(c.ids, block, lo, hi)
+    rows = conditional.rows(c.ids[:visible], block, lo, hi)
     if cfg_scale > 0:
-        u = unconditional.rows([model.mask_id] * prompt_len + c.generated, block, lo, hi)
+        u = unconditional.rows(([model.mask_id] * prompt_len + c.generated)[:visible], block, lo, hi)
         rows = u + (cfg_scale + 1) * (rows - u)
+        # dlm refreshes a row's caches together: stale when either input's keys drifted.
+        conditional.stale = unconditional.stale = conditional.stale or unconditional.stale
     return rows.contiguous().numpy()
 
 
-def scored_step(c: Canvas, a: int, b: int, rule: TokenRule, opts: dict, select) -> bool:
+def entropy_rule(rule: TokenRule) -> TokenRule:
+    """The rule scoring each candidate by its (negative) entropy, deferral off: EB-sampler's
+    bound reads H = -score of it."""
+    return TokenRule(style=rule.style, algorithm="entropy", temperature=rule.temperature,
+                     top_k=rule.top_k, top_p=rule.top_p, banned=rule.banned, deferred=[])
+
+
+def scored_step(c: Canvas, a: int, b: int, rule: TokenRule, opts: dict, select,
+                with_entropy: bool = False) -> bool:
     """One forward on the canvas; propose for the masked positions of [a, b); commit the
-    positions `select(scores, positions)` returns. True when generation should stop."""
+    positions `select(scores, positions)` returns (`select(scores, entropies, positions)`
+    with_entropy). True when generation should stop."""
     rows = span_logits(c, a, b, float(opts.get("cfg_scale", 0.0)))
     positions = c.masked(a, b)
     proposals = [propose(row_of(c.model, rows, len(c.prompt), a, p), c.model.vocab, rule, c.seed, p, c.step)
                  for p in positions]
-    for i in select([s for _, s in proposals], positions):
+    if with_entropy:
+        h_rule = entropy_rule(rule)
+        entropies = [-propose(row_of(c.model, rows, len(c.prompt), a, p), c.model.vocab, h_rule,
+                              c.seed, p, c.step)[1] for p in positions]
+        chosen = select([s for _, s in proposals], entropies, positions)
+    else:
+        chosen = select([s for _, s in proposals], positions)
+    for i in chosen:
         c.commit(positions[i], proposals[i][0])
     c.step += 1
     return c.should_stop(opts.get("eos", "none"))

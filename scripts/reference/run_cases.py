@@ -4,8 +4,8 @@
 Input (file argument or stdin): a JSON list of {"prompt": str, "options": {...},
 optionally "config": a TOML preset of dlm generate, whose keys the options override} with
 dlm's option names in snake_case (max_new_tokens, steps, block_length, temperature,
-seed, algorithm, style, schedule, eps, top_k, top_p, threshold, factor, alg_temp,
-cfg_scale, eos, cache, cache_refresh). Output: one JSON line per case: {"generated":
+seed, algorithm, style, schedule, eps, top_k, top_p, threshold, factor, eb_gamma,
+alg_temp, cfg_scale, eos, cache, cache_refresh, elastic_gamma, suffix_window). Output: one JSON line per case: {"generated":
 the final span, "nfe": forward calls}.
 
 With --dlm PATH, the defaults for keys a case omits are dlm's own (`PATH options --json`,
@@ -33,7 +33,7 @@ def sampler_for(opts: dict):
     """The reference a setting reproduces."""
     if opts.get("schedule", "block") == "timestep":
         return mdlm.generate if opts.get("algorithm") == "ancestral" else dream.generate
-    if opts.get("threshold") is not None or opts.get("factor") is not None:
+    if any(opts.get(key) is not None for key in ("threshold", "factor", "eb_gamma")):
         return fast_dllm.generate
     return llada.generate
 
@@ -43,7 +43,7 @@ def sampler_for(opts: dict):
 DEFAULTS = {"max_new_tokens": 128, "steps": 128, "block_length": 32, "temperature": 0.0, "seed": 0,
             "algorithm": "confidence", "style": "llada", "schedule": "block", "eps": 1e-3,
             "top_k": 0, "top_p": 1.0, "alg_temp": 0.0, "cfg_scale": 0.0, "eos": "none",
-            "cache": "auto", "cache_refresh": 0}
+            "cache": "auto", "cache_refresh": 0, "elastic_gamma": 0.9, "suffix_window": 0}
 
 
 def registry_defaults(dlm: str) -> dict:

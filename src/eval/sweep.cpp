@@ -16,7 +16,7 @@
 namespace dlm {
 namespace {
 
-const std::vector<std::string> kCacheModes{"none", "prefix", "dual"};
+const std::vector<std::string> kCacheModes{"none", "prefix", "dual", "elastic"};
 
 // The comma-separated elements of an axis; an empty list or element is an error.
 std::vector<std::string> split_axis(const std::string& option, const std::string& text) {
@@ -52,17 +52,23 @@ std::string optional_name(const std::optional<double>& v) {
 // The cell's options with the fields its rule ignores blanked: equal keys, same run.
 std::string effective_key(const SweepCell& cell) {
   const GenerateOptions& o = cell.options;
-  const bool parallel = o.threshold || o.factor;
+  const bool parallel = o.threshold || o.factor || o.eb_gamma;
   const bool timestep = o.schedule == Schedule::kTimestep;
-  return fmt::format("{}|{}|{}|{}|{}|{}|{}", parallel ? -1 : o.steps,
+  return fmt::format("{}|{}|{}|{}|{}|{}|{}|{}|{}", parallel ? -1 : o.steps,
                      timestep ? -1 : o.block_length, to_string(o.algorithm),
-                     optional_name(o.threshold), optional_name(o.factor), o.alg_temp, cell.cache);
+                     optional_name(o.threshold), optional_name(o.factor), o.alg_temp,
+                     optional_name(o.eb_gamma), o.suffix_window,
+                     cell.cache == "elastic" ? fmt::format("{}:{}", cell.cache, o.elastic_gamma)
+                                             : cell.cache);
 }
 
 std::string why_same(const SweepCell& cell) {
   const GenerateOptions& o = cell.options;
   if (o.threshold) return "--threshold ignores --steps";
   if (o.factor) return "--factor ignores --steps";
+  if (o.eb_gamma) return "--eb-gamma ignores --steps";
+  if (cell.cache != "elastic" && o.schedule != Schedule::kTimestep)
+    return "--elastic-gamma is read by --cache elastic only";
   return "--schedule timestep ignores --block-length";
 }
 
@@ -135,6 +141,17 @@ void set_axis(SweepGrid& grid, const std::string& name, const std::string& text)
     grid.factor = parse_optional_axis(option, text);
   } else if (name == "alg-temp") {
     grid.alg_temp = parse_optional_axis(option, text);
+  } else if (name == "eb-gamma") {
+    grid.eb_gamma = parse_optional_axis(option, text);
+  } else if (name == "elastic-gamma") {
+    std::vector<double> values;
+    for (const auto& v : parse_optional_axis(option, text)) {
+      if (!v) throw UsageError(fmt::format("{} '{}': 'none' is not a similarity", option, text));
+      values.push_back(*v);
+    }
+    grid.elastic_gamma = std::move(values);
+  } else if (name == "suffix-window") {
+    grid.suffix_window = parse_int_axis(option, text);
   } else if (name == "cache") {
     grid.cache = parse_cache_axis(text);
   } else {
@@ -158,6 +175,9 @@ std::string axis_text(const SweepGrid& grid, const std::string& name) {
   if (name == "threshold") return optional_list(grid.threshold);
   if (name == "factor") return optional_list(grid.factor);
   if (name == "alg-temp") return optional_list(grid.alg_temp);
+  if (name == "eb-gamma") return optional_list(grid.eb_gamma);
+  if (name == "elastic-gamma") return fmt::format("{}", fmt::join(grid.elastic_gamma, ","));
+  if (name == "suffix-window") return fmt::format("{}", fmt::join(grid.suffix_window, ","));
   if (name == "cache") return fmt::format("{}", fmt::join(grid.cache, ","));
   throw std::logic_error("--" + name + " is not a sweep axis");
 }
@@ -180,23 +200,35 @@ void check_grid(const SweepGrid& grid, const GenerateOptions& base) {
 }
 
 std::string cell_id(const GenerateOptions& o, const std::string& cache) {
+  // The newer axes are named only when set, so the ids of earlier sweeps stay valid.
+  std::string extra;
+  if (o.eb_gamma) extra += fmt::format("eb_gamma={} ", *o.eb_gamma);
+  if (o.suffix_window > 0) extra += fmt::format("suffix_window={} ", o.suffix_window);
+  if (cache == "elastic") extra += fmt::format("elastic_gamma={} ", o.elastic_gamma);
   return fmt::format("steps={} block_length={} algorithm={} threshold={} factor={} alg_temp={} "
-                     "cache={}", o.steps, o.block_length, to_string(o.algorithm),
+                     "{}cache={}", o.steps, o.block_length, to_string(o.algorithm),
                      optional_name(o.threshold), optional_name(o.factor),
-                     o.alg_temp > 0 ? fmt::format("{}", o.alg_temp) : std::string("none"), cache);
+                     o.alg_temp > 0 ? fmt::format("{}", o.alg_temp) : std::string("none"), extra,
+                     cache);
 }
 
 std::vector<SweepCell> expand_grid(const SweepGrid& grid, const GenerateOptions& base) {
   std::vector<SweepCell> cells;
   for (const auto& cache : grid.cache)
+    for (const auto elastic_gamma : grid.elastic_gamma)
     for (const auto algorithm : grid.algorithm)
+      for (const auto suffix_window : grid.suffix_window)
       for (const auto& threshold : grid.threshold)
         for (const auto& factor : grid.factor)
+          for (const auto& eb_gamma : grid.eb_gamma)
           for (const auto& alg_temp : grid.alg_temp)
             for (const auto block_length : grid.block_length)
               for (const auto steps : grid.steps) {
                 SweepCell cell;
                 cell.options = base;
+                cell.options.suffix_window = suffix_window;
+                cell.options.elastic_gamma = elastic_gamma;
+                cell.options.eb_gamma = eb_gamma;
                 cell.options.steps = steps;
                 cell.options.block_length = block_length;
                 cell.options.algorithm = algorithm;

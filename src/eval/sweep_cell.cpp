@@ -135,6 +135,7 @@ CellResult run_cell(Checkpoint& model, const Judge& judge, const std::vector<Swe
               : 0.0;
   r.quality = measure_quality(judge, prompts, completions);
   r.sample = completions.empty() ? std::string() : completions.front().text;
+  for (const Completion& c : completions) r.token_ids.push_back(c.token_ids);
   r.prompts = static_cast<std::int64_t>(prompts.size());
   r.repeats = std::max(repeats, 1);
   r.elapsed_s = seconds_since(t_cell);

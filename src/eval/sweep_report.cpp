@@ -33,7 +33,7 @@ Json finite_or_null(double v) { return std::isfinite(v) ? Json(v) : Json(nullptr
 // Columns of sweep.csv, in order; every one is a field of the cell record.
 const std::vector<std::string> kCsvColumns{
     "id", "status", "reason", "steps", "block_length", "algorithm", "threshold", "factor",
-    "alg_temp", "cache", "prompts", "repeats", "max_new_tokens", "tokens_per_s",
+    "alg_temp", "eb_gamma", "suffix_window", "cache", "elastic_gamma", "prompts", "repeats", "max_new_tokens", "tokens_per_s",
     "latency_ms_p50", "latency_ms_p95", "nfe_per_prompt", "tokens_per_forward", "peak_rss_mib",
     "judge_ppl", "judge_tokens", "entropy", "distinct2", "match5", "in_place",
     "completion_tokens", "elapsed_s"};
@@ -56,6 +56,7 @@ std::string md(const Json& record, const char* key, const char* format, double s
 }
 
 std::string md_axis(const Json& record, const char* key) {
+  if (!record.contains(key)) return "none";  // a record of a sweep before the axis existed
   const Json& v = record.at(key);
   if (v.is_null()) return "none";
   if (v.is_number_float()) return fmt::format("{}", v.get<double>());
@@ -63,15 +64,22 @@ std::string md_axis(const Json& record, const char* key) {
 }
 
 std::string markdown(const std::vector<Json>& records, const Json& references) {
-  bool factor = false, alg_temp = false;
+  bool factor = false, alg_temp = false, eb_gamma = false, suffix_window = false;
+  const auto set = [](const Json& r, const char* key) {
+    return r.contains(key) && !r.at(key).is_null() && r.at(key) != Json(0);
+  };
   for (const auto& r : records) {
     factor |= !r.at("factor").is_null();
     alg_temp |= !r.at("alg_temp").is_null();
+    eb_gamma |= set(r, "eb_gamma");
+    suffix_window |= set(r, "suffix_window");
   }
   std::string head = "| steps | block | algorithm | threshold |";
   std::string rule = "|---|---|---|---|";
   if (factor) head += " factor |", rule += "---|";
   if (alg_temp) head += " alg-temp |", rule += "---|";
+  if (eb_gamma) head += " eb-gamma |", rule += "---|";
+  if (suffix_window) head += " suffix |", rule += "---|";
   head += " cache | tokens/s | latency p50 ms | latency p95 ms | NFE/prompt | tokens/NFE | "
           "peak MiB | judge ppl | entropy | distinct-2 | match@5 | in-place |";
   rule += "---|---|---|---|---|---|---|---|---|---|---|---|";
@@ -83,14 +91,20 @@ std::string markdown(const std::vector<Json>& records, const Json& references) {
                                     r.at("reason").get<std::string>()));
       continue;
     }
-    const bool parallel = !r.at("threshold").is_null() || !r.at("factor").is_null();
+    const bool parallel = !r.at("threshold").is_null() || !r.at("factor").is_null() ||
+                          set(r, "eb_gamma");
     out += fmt::format("| {} | {} | {} | {} |", parallel ? "any" : md_axis(r, "steps"),
                        md_axis(r, "block_length"),
                        md_axis(r, "algorithm"), md_axis(r, "threshold"));
     if (factor) out += fmt::format(" {} |", md_axis(r, "factor"));
     if (alg_temp) out += fmt::format(" {} |", md_axis(r, "alg_temp"));
+    if (eb_gamma) out += fmt::format(" {} |", md_axis(r, "eb_gamma"));
+    if (suffix_window) out += fmt::format(" {} |", md_axis(r, "suffix_window"));
     out += fmt::format(
-        " {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", md_axis(r, "cache"),
+        " {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+        r.contains("elastic_gamma") && !r.at("elastic_gamma").is_null()
+            ? fmt::format("elastic {}", md_axis(r, "elastic_gamma"))
+            : md_axis(r, "cache"),
         md(r, "tokens_per_s", "{:.1f}"), md(r, "latency_ms_p50", "{:.0f}"),
         md(r, "latency_ms_p95", "{:.0f}"), md(r, "nfe_per_prompt", "{:.1f}"),
         md(r, "tokens_per_forward", "{:.2f}"), md(r, "peak_rss_mib", "{:.0f}"),
@@ -139,7 +153,10 @@ Json cell_record(const SweepCell& cell, const CellResult* result, const std::str
   j["threshold"] = optional_number(o.threshold);
   j["factor"] = optional_number(o.factor);
   j["alg_temp"] = o.alg_temp > 0 ? Json(o.alg_temp) : Json(nullptr);
+  j["eb_gamma"] = optional_number(o.eb_gamma);
+  j["suffix_window"] = o.suffix_window;
   j["cache"] = cell.cache;
+  j["elastic_gamma"] = cell.cache == "elastic" ? Json(o.elastic_gamma) : Json(nullptr);
   j["max_new_tokens"] = o.max_new_tokens;
   if (!result) return j;
   j["prompts"] = result->prompts;
@@ -155,6 +172,7 @@ Json cell_record(const SweepCell& cell, const CellResult* result, const std::str
   j.update(quality_record(result->quality));
   j["elapsed_s"] = result->elapsed_s;
   j["sample"] = result->sample;
+  j["token_ids"] = result->token_ids;
   return j;
 }
 

@@ -53,6 +53,8 @@ Json axes_json(const SweepGrid& g) {
   return Json{{"steps", g.steps},          {"block_length", g.block_length},
               {"algorithm", algorithms},   {"threshold", optional_list(g.threshold)},
               {"factor", optional_list(g.factor)}, {"alg_temp", optional_list(g.alg_temp)},
+              {"eb_gamma", optional_list(g.eb_gamma)}, {"suffix_window", g.suffix_window},
+              {"elastic_gamma", g.elastic_gamma},
               {"cache", g.cache}};
 }
 

@@ -27,17 +27,22 @@ class NoCache final : public CachePolicy {
 
 // A block's first call (and every `refresh`-th, when set) runs the whole canvas and
 // refreshes the cache; the others run a window against it: from the block's start to the
-// canvas end (prefix) or to the block's end (dual).
+// canvas end (prefix) or to the block's end (dual, elastic). Elastic also refreshes after a
+// window pass whose keys drifted (Row::note_similarity).
 class KvCache final : public CachePolicy {
  public:
-  KvCache(CacheMode mode, std::int64_t refresh) : mode_(mode), refresh_(refresh) {}
+  KvCache(CacheMode mode, std::int64_t refresh, double gamma)
+      : mode_(mode), refresh_(refresh), gamma_(gamma) {}
   CacheMode mode() const override { return mode_; }
   Pass pass(std::int64_t calls) const override {
     const bool refresh = calls == 0 || (refresh_ > 0 && calls % refresh_ == 0);
     return refresh ? Pass::kFull : Pass::kWindow;
   }
   std::int64_t window_end(std::int64_t block_end, std::int64_t length) const override {
-    return mode_ == CacheMode::kDual ? block_end : length;
+    return mode_ == CacheMode::kPrefix ? length : block_end;
+  }
+  std::optional<double> drift_bound() const override {
+    return mode_ == CacheMode::kElastic ? std::optional<double>(gamma_) : std::nullopt;
   }
   std::int64_t bytes(std::int64_t inputs, std::int64_t padded,
                      std::int64_t kv_bytes_per_token) const override {
@@ -47,6 +52,7 @@ class KvCache final : public CachePolicy {
  private:
   CacheMode mode_;
   std::int64_t refresh_;
+  double gamma_;
 };
 
 }  // namespace
@@ -54,7 +60,7 @@ class KvCache final : public CachePolicy {
 std::unique_ptr<CachePolicy> make_cache_policy(const GenerateOptions& o, bool supports_cache) {
   const CacheMode mode = resolve_cache(o, supports_cache);
   if (mode == CacheMode::kNone) return std::make_unique<NoCache>();
-  return std::make_unique<KvCache>(mode, o.cache_refresh);
+  return std::make_unique<KvCache>(mode, o.cache_refresh, o.elastic_gamma);
 }
 
 }  // namespace dlm::sampling

@@ -10,7 +10,7 @@
 namespace dlm {
 void check_options(const GenerateOptions& o) {
   using detail::require;
-  const bool parallel = o.threshold || o.factor;
+  const bool parallel = o.threshold || o.factor || o.eb_gamma;
   // Cheap bounds first: the block plan and the schedule are sized by these numbers.
   require(o.max_new_tokens <= kMaxTokens,
           fmt::format("--max-new-tokens {} is more than any model takes (at most {})",
@@ -36,21 +36,26 @@ void check_options(const GenerateOptions& o) {
   }
   // Combinations.
   require(!(o.threshold && o.factor), "--threshold and --factor are two parallel rules; pick one");
+  require(!(o.eb_gamma && (o.threshold || o.factor)),
+          "--eb-gamma is a parallel rule like --threshold and --factor; pick one");
   if (!is_scored(o.algorithm)) {
     const std::string name = to_string(o.algorithm);
     require(!parallel, fmt::format("--algorithm {} reveals positions independently; it cannot "
-                                   "combine with --threshold or --factor", name));
+                                   "combine with --threshold, --factor or --eb-gamma", name));
     require(o.alg_temp == 0, fmt::format("--algorithm {} does not rank positions; drop "
                                          "--alg-temp", name));
     require(o.schedule == Schedule::kTimestep,
             fmt::format("--algorithm {} needs --schedule timestep", name));
   }
   require(!parallel || o.schedule == Schedule::kBlock,
-          "--threshold and --factor work on blocks; use --schedule block");
+          "--threshold and --factor work on blocks (so does --eb-gamma); use --schedule block");
   require(!parallel || o.alg_temp == 0,
-          "--alg-temp draws a fixed number of positions; it cannot combine with --threshold "
-          "or --factor");
-  if (o.cache == CacheMode::kPrefix || o.cache == CacheMode::kDual) {
+          "--alg-temp draws a fixed number of positions; it cannot combine with --threshold, "
+          "--factor or --eb-gamma");
+  require(o.suffix_window == 0 || o.schedule == Schedule::kBlock,
+          fmt::format("--suffix-window {} bounds the suffix past the current block; it needs "
+                      "--schedule block", o.suffix_window));
+  if (is_cached(o.cache)) {
     require(o.schedule == Schedule::kBlock,
             fmt::format("--cache {} needs --schedule block (the cache is refreshed at block "
                         "boundaries); use --cache none or auto with --schedule timestep",

@@ -78,9 +78,25 @@ std::shared_ptr<CacheBlock> gather_cache(const std::vector<CacheSlot*>& slots) {
   }
   auto block = std::make_shared<CacheBlock>(CacheBlock{at::cat(keys, 1), at::cat(values, 1)});
   for (std::size_t j = 0; j < slots.size(); ++j) {
-    *slots[j] = CacheSlot{block, static_cast<std::int64_t>(j)};
+    *slots[j] = CacheSlot{block, static_cast<std::int64_t>(j), std::move(slots[j]->ids)};
   }
   return block;
+}
+
+// Elastic-Cache's drift test on what the model API returns (keys, not attention): the
+// lowest cosine similarity between each stable window position's fresh last-layer key and
+// the cached one it replaces. `cached`, `fresh`: [H, W, hd] of one input.
+double key_similarity(const at::Tensor& cached, const at::Tensor& fresh,
+                      const std::vector<std::int64_t>& stable) {
+  if (stable.empty()) return 1.0;
+  const at::Tensor where = at::tensor(stable, at::TensorOptions().dtype(at::kLong)).to(cached.device());
+  const auto flat = [&](const at::Tensor& k) {
+    return k.index_select(1, where).permute({1, 0, 2}).reshape({static_cast<std::int64_t>(stable.size()), -1})
+        .to(at::kDouble);
+  };
+  const at::Tensor a = flat(cached), b = flat(fresh);
+  const at::Tensor cos = (a * b).sum(1) / (a.norm(2, 1) * b.norm(2, 1)).clamp_min(1e-300);
+  return cos.min().item<double>();
 }
 
 }  // namespace
@@ -101,14 +117,15 @@ at::Tensor forward_full(Denoiser& model, const Canvases& canvases, std::int64_t 
   check_kv(out, rows, padded, "forward_kv");
   auto block = std::make_shared<CacheBlock>(CacheBlock{out.keys, out.values});
   for (std::size_t j = 0; j < slots.size(); ++j) {
-    *slots[j] = CacheSlot{block, static_cast<std::int64_t>(j)};
+    *slots[j] = CacheSlot{block, static_cast<std::int64_t>(j), canvases[j]};
   }
   return out.logits;
 }
 
 at::Tensor forward_window(Denoiser& model, const Canvases& canvases,
                           const std::vector<std::int64_t>& lo, std::int64_t width,
-                          std::int64_t padded, const std::vector<CacheSlot*>& slots) {
+                          std::int64_t padded, const std::vector<CacheSlot*>& slots,
+                          std::vector<double>* similarity) {
   const auto rows = static_cast<std::int64_t>(canvases.size());
   at::Tensor window = at::empty({rows, width}, at::kLong);
   at::Tensor pos = at::empty({rows, width}, at::kLong);
@@ -146,6 +163,21 @@ at::Tensor forward_window(Denoiser& model, const Canvases& canvases,
                             "cache [{}]: the checkpoint is broken, re-export it",
                             fmt::join(out.keys.sizes(), ", "), fmt::join(block->keys.sizes(), ", ")));
   }
+  if (similarity) {
+    similarity->assign(static_cast<std::size_t>(rows), 1.0);
+    const std::int64_t last = out.keys.size(0) - 1;
+    for (std::int64_t r = 0; r < rows; ++r) {
+      const auto& before = slots[r]->ids;
+      std::vector<std::int64_t> stable;
+      for (std::int64_t t = 0; t < width; ++t) {
+        const std::int64_t i = lo[r] + t;
+        if (i < static_cast<std::int64_t>(before.size()) && before[i] == canvases[r][i]) stable.push_back(t);
+      }
+      (*similarity)[r] = key_similarity(block->keys[last][r].narrow(1, lo[r], width),
+                                        out.keys[last][r], stable);
+    }
+  }
+  for (std::int64_t r = 0; r < rows; ++r) slots[r]->ids = canvases[r];
   ops::cache_write(block->keys, out.keys, offsets);
   ops::cache_write(block->values, out.values, offsets);
   return out.logits;

@@ -19,6 +19,7 @@ struct CacheBlock {
 struct CacheSlot {
   std::shared_ptr<CacheBlock> block;
   std::int64_t slot = 0;
+  std::vector<std::int64_t> ids;  // the input's canvas at its last call (elastic's drift test)
 };
 
 using Canvases = std::vector<std::vector<std::int64_t>>;
@@ -33,9 +34,13 @@ at::Tensor forward_full(Denoiser& model, const Canvases& canvases, std::int64_t 
 
 // Input j runs canvas[lo_j, lo_j + width) at its true positions against its cache; the
 // fresh keys/values are written into the cache at lo_j. Logits [B, width, V'] (row 0 of
-// input j predicts from canvas index lo_j).
+// input j predicts from canvas index lo_j). With `similarity`, also input j's key drift:
+// the lowest cosine similarity (float64) between the last layer's fresh key and its cached
+// key (heads concatenated) over the window's stable positions (same token as at the
+// input's previous call), 1 when none is stable.
 at::Tensor forward_window(Denoiser& model, const Canvases& canvases,
                           const std::vector<std::int64_t>& lo, std::int64_t width,
-                          std::int64_t padded, const std::vector<CacheSlot*>& slots);
+                          std::int64_t padded, const std::vector<CacheSlot*>& slots,
+                          std::vector<double>* similarity = nullptr);
 
 }  // namespace dlm::sampling

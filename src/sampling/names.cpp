@@ -64,7 +64,8 @@ const Names<Schedule> kSchedules{{"block", Schedule::kBlock}, {"timestep", Sched
 const Names<EosPolicy> kEos{{"none", EosPolicy::kNone}, {"suppress", EosPolicy::kSuppress},
                             {"defer", EosPolicy::kDefer}, {"stop", EosPolicy::kStop}};
 const Names<CacheMode> kCacheModes{{"auto", CacheMode::kAuto}, {"none", CacheMode::kNone},
-                                   {"prefix", CacheMode::kPrefix}, {"dual", CacheMode::kDual}};
+                                   {"prefix", CacheMode::kPrefix}, {"dual", CacheMode::kDual},
+                                   {"elastic", CacheMode::kElastic}};
 
 }  // namespace
 

@@ -148,6 +148,17 @@ std::vector<OptionSpec> make_registry() {
     require(!o.factor || *o.factor > 0,
             fmt::format("--factor {} must be > 0; try 1", o.factor.value_or(0)));
   };
+  auto& eb_gamma = add(optional_number("eb-gamma", &O::eb_gamma),
+                       "EB-sampler: each step commits positions best score first while the sum "
+                       "of their entropies minus the largest stays <= G (nats; at least one); "
+                       "--steps is ignored ('none': off)",
+                       "0.1", {"eb_gamma"});
+  eb_gamma.axis = true;
+  eb_gamma.check = [](const O& o) {
+    require(!o.eb_gamma || (std::isfinite(*o.eb_gamma) && *o.eb_gamma >= 0),
+            fmt::format("--eb-gamma {} must be a finite number >= 0; try 0.1",
+                        o.eb_gamma.value_or(0)));
+  };
   auto& alg_temp = add(number("alg-temp", &O::alg_temp),
                        "Draw positions from softmax(score / alg_temp) instead of the top-k (0: off)",
                        "0.5", {"alg_temp"});
@@ -182,7 +193,7 @@ std::vector<OptionSpec> make_registry() {
   };
   add(named("cache", &O::cache, &parse_cache_mode),
       "Key/value cache: auto (dual when the checkpoint supports it and the schedule is block), "
-      "none, prefix or dual",
+      "none, prefix, dual or elastic (dual refreshed when its keys drift)",
       "dual")
       .axis = true;
   add(integer("cache-refresh", &O::cache_refresh),
@@ -193,6 +204,27 @@ std::vector<OptionSpec> make_registry() {
     require(o.cache_refresh >= 0,
             fmt::format("--cache-refresh {} must be >= 0 (0: refresh at block boundaries only)",
                         o.cache_refresh));
+  };
+  auto& elastic_gamma = add(number("elastic-gamma", &O::elastic_gamma),
+                            "--cache elastic: refresh the cache (a full pass) after a window pass "
+                            "in which a stable position's last-layer key fell below this cosine "
+                            "similarity to its cached key",
+                            "0.95", {"elastic_gamma"});
+  elastic_gamma.axis = true;
+  elastic_gamma.check = [](const O& o) {
+    require(std::isfinite(o.elastic_gamma) && o.elastic_gamma >= -1 && o.elastic_gamma <= 1,
+            fmt::format("--elastic-gamma {} is outside [-1, 1] (a cosine similarity); try 0.9",
+                        o.elastic_gamma));
+  };
+  auto& suffix_window = add(integer("suffix-window", &O::suffix_window),
+                            "Bounded suffix (DPad): forward calls see at most W masked positions "
+                            "past the current block (0: the whole canvas); block schedule only",
+                            "32", {"suffix_window"});
+  suffix_window.axis = true;
+  suffix_window.check = [](const O& o) {
+    require(o.suffix_window >= 0,
+            fmt::format("--suffix-window {} must be >= 0 (0: the whole canvas); try 32",
+                        o.suffix_window));
   };
   {
     OptionSpec memory = base("max-memory", ValueType::kSize);

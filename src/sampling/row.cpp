@@ -65,6 +65,7 @@ bool Row::advance() {
     if (step->block != block_) {  // a new block starts with a full pass
       block_ = step->block;
       calls_in_block_ = 0;
+      stale_ = false;
     }
     if (selector_->kind() != SelectorKind::kReveal) {
       for (std::int64_t p = step->a; p < step->b; ++p) {
@@ -103,10 +104,16 @@ std::pair<std::int64_t, std::int64_t> Row::window() const {
   return {out_row(pending_->a), cache_->window_end(prompt_len_ + pending_->b, length())};
 }
 
+std::int64_t Row::length() const {
+  const auto full = static_cast<std::int64_t>(canvas_.size());
+  if (options_.suffix_window <= 0 || !pending_) return full;
+  return std::min(full, prompt_len_ + pending_->b + options_.suffix_window);
+}
+
 Canvases Row::inputs() const {
-  Canvases out{canvas_};
+  Canvases out{std::vector<std::int64_t>(canvas_.begin(), canvas_.begin() + length())};
   if (options_.cfg_scale > 0) {
-    out.push_back(canvas_);
+    out.push_back(out.front());
     std::fill(out.back().begin(), out.back().begin() + prompt_len_, config_.mask_id);
   }
   return out;
@@ -116,18 +123,25 @@ void Row::account(double forward_ms, std::int64_t calls) {
   result_.forward_ms += forward_ms;
   result_.nfe += calls;
   ++calls_in_block_;
+  stale_ = false;  // the pass that ran used (a full pass: cleared) the drift flag
   pending_.reset();
 }
 
-void Row::apply(const std::int64_t* tokens, const double* scores, double forward_ms,
-                std::int64_t calls) {
+void Row::note_similarity(double similarity) {
+  if (const auto bound = cache_->drift_bound()) stale_ = similarity < *bound;
+}
+
+void Row::apply(const std::int64_t* tokens, const double* scores, const double* entropies,
+                double forward_ms, std::int64_t calls) {
   const Step step = *pending_;
   account(forward_ms, calls);
   const auto n = targets_.size();
   if (selector_->picks_on_host()) {
     const std::vector<double> score(scores, scores + n);
+    const std::vector<double> entropy =
+        entropies ? std::vector<double>(entropies, entropies + n) : std::vector<double>();
     const std::vector<std::uint64_t> draw(targets_.begin(), targets_.end());
-    for (const std::int64_t i : selector_->pick(score, draw, step.k, options_.seed,
+    for (const std::int64_t i : selector_->pick(score, entropy, draw, step.k, options_.seed,
                                                 static_cast<std::uint64_t>(step_index_))) {
       commit(targets_[i], tokens[i]);
     }

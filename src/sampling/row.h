@@ -34,8 +34,14 @@ class Row {
 
   // The pending step (after advance() returned true).
   const Step& step() const { return *pending_; }
-  Pass pass() const { return cache_->pass(calls_in_block_); }
-  std::int64_t length() const { return static_cast<std::int64_t>(canvas_.size()); }
+  Pass pass() const { return stale_ ? Pass::kFull : cache_->pass(calls_in_block_); }
+  // Elastic cache: a window pass's lowest key similarity over this row's inputs; below the
+  // policy's bound, the next call is a full pass.
+  void note_similarity(double similarity);
+  bool wants_similarity() const { return cache_->drift_bound().has_value(); }
+  // The canvas length the model sees: all of it, or with --suffix-window W (DPad's bounded
+  // suffix) at most W positions past the end of the pending step's region.
+  std::int64_t length() const;
   std::int64_t padded() const { return padded_length(length(), options_.pad_multiple); }
   // The canvas window [lo, hi) of a window pass: from the output row of the block's first
   // position (one early with shifted logits, so that its prediction is fresh) to the
@@ -61,10 +67,11 @@ class Row {
   std::int64_t vocab_size() const { return config_.vocab_size; }
   std::int64_t mask_id() const { return config_.mask_id; }
 
-  // Completes the pending step. tokens[i] (and scores[i] for sampled selectors) belong to
-  // targets()[i]; for selectors run in dlm::commit, tokens[i] < 0 means not chosen.
-  void apply(const std::int64_t* tokens, const double* scores, double forward_ms,
-             std::int64_t calls);
+  // Completes the pending step. tokens[i] (and scores[i] for host-side selectors,
+  // entropies[i] for those that need them) belong to targets()[i]; for selectors run in
+  // dlm::commit, tokens[i] < 0 means not chosen.
+  void apply(const std::int64_t* tokens, const double* scores, const double* entropies,
+             double forward_ms, std::int64_t calls);
   // Completes the pending step of a row that keeps its output: rows [targets, V'] float32.
   void apply_kept(at::Tensor rows, double forward_ms, std::int64_t calls);
 
@@ -100,6 +107,7 @@ class Row {
   // Key/value cache: the current block, model calls so far in it, each input's cache.
   std::int64_t block_ = 0;
   std::int64_t calls_in_block_ = 0;
+  bool stale_ = false;  // elastic: the cache drifted, the next call refreshes it
   std::vector<CacheSlot> caches_;
   // MDLM's reuse of the last model output: rows of the whole span.
   at::Tensor kept_;

@@ -118,17 +118,28 @@ void score_and_commit(const at::Tensor& flat, std::int64_t rows_per_input,
     }
   }
   const auto total = static_cast<std::int64_t>(positions.size());
-  at::Tensor tokens, scores;
+  at::Tensor tokens, scores, entropies;
   if (total > 0) {
     at::Tensor rows = gather(flat, members, rows_per_input);
     if (rows.size(1) != first.vocab_size()) rows = rows.narrow(1, 0, first.vocab_size()).contiguous();
-    std::tie(tokens, scores) = ops::score(rows, long_tensor(seeds, device),
-                                          long_tensor(positions, device),
-                                          long_tensor(steps, device), first.rule());
+    const at::Tensor seed_t = long_tensor(seeds, device), position_t = long_tensor(positions, device),
+                     step_t = long_tensor(steps, device);
+    std::tie(tokens, scores) = ops::score(rows, seed_t, position_t, step_t, first.rule());
+    const bool entropy = std::any_of(members.begin(), members.end(), [](const Member* m) {
+      return m->row->selector().needs_entropy();
+    });
+    if (entropy) {
+      // EB-sampler's bound reads each candidate's entropy: the same rule scored by the
+      // entropy rule (sum p log(p + 1e-10), so H = -score), deferral off (it would read -inf).
+      TokenRule rule = first.rule();
+      rule.algorithm = Algorithm::kEntropy;
+      rule.deferred.clear();
+      entropies = std::get<1>(ops::score(rows, seed_t, position_t, step_t, rule)).neg().cpu();
+    }
   }
   // Per member: its tokens (< 0 where not chosen) and scores, on the host.
   std::vector<std::vector<std::int64_t>> chosen(members.size());
-  std::vector<std::vector<double>> host_scores(members.size());
+  std::vector<std::vector<double>> host_scores(members.size()), host_entropies(members.size());
   // Selectors of the dlm::commit operator, one call per (rule, value).
   std::map<std::pair<int, double>, std::vector<std::size_t>> commit_groups;
   at::Tensor all_tokens, all_scores;
@@ -190,9 +201,14 @@ void score_and_commit(const at::Tensor& flat, std::int64_t rows_per_input,
       const auto* s = all_scores.data_ptr<double>() + offsets[i];
       chosen[i].assign(t, t + n);
       host_scores[i].assign(s, s + n);
+      if (m.row->selector().needs_entropy()) {
+        const auto* h = entropies.data_ptr<double>() + offsets[i];
+        host_entropies[i].assign(h, h + n);
+      }
     }
     chosen[i].resize(n, -1);
     m.row->apply(chosen[i].data(), host_scores[i].empty() ? nullptr : host_scores[i].data(),
+                 host_entropies[i].empty() ? nullptr : host_entropies[i].data(),
                  ms_per_input * static_cast<double>(m.calls), m.calls);
   }
 }
@@ -287,14 +303,29 @@ std::size_t generate_batch(Denoiser& model, const Tokenizer& tokenizer,
           lo.push_back(start);
         }
       }
+      // Elastic cache rows want the window's key drift.
+      const bool drift = pass == Pass::kWindow &&
+                         std::any_of(members.begin(), members.end(),
+                                     [](const Member& m) { return m.row->wants_similarity(); });
+      std::vector<double> similarity;
       const auto t_fwd = Clock::now();
       const at::Tensor logits =
           pass == Pass::kPlain  ? sampling::forward_plain(model, canvases, padded)
           : pass == Pass::kFull ? sampling::forward_full(model, canvases, padded, slots)
-                                : sampling::forward_window(model, canvases, lo, width, padded, slots);
+                                : sampling::forward_window(model, canvases, lo, width, padded, slots,
+                                                           drift ? &similarity : nullptr);
       // Each row is charged its share of the call.
       const double share = ms_since(t_fwd) / static_cast<double>(canvases.size());
       complete_group(logits, members, share);
+      if (drift) {
+        for (const Member& m : members) {
+          double lowest = 1.0;
+          for (std::int64_t j = 0; j < m.calls; ++j) {
+            lowest = std::min(lowest, similarity[static_cast<std::size_t>(m.input + j)]);
+          }
+          m.row->note_similarity(lowest);
+        }
+      }
       for (const std::size_t i : indices) step_row(i);
     }
   }

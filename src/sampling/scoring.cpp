@@ -431,6 +431,23 @@ std::vector<std::int64_t> select_factor(const std::vector<double>& scores, doubl
   return out;
 }
 
+std::vector<std::int64_t> select_entropy_bounded(const std::vector<double>& scores,
+                                                 const std::vector<double>& entropies,
+                                                 double gamma) {
+  const auto order = ranked(scores);
+  std::vector<std::int64_t> out;
+  double sum = 0.0, largest = 0.0;
+  for (const std::int64_t i : order) {
+    const double h = entropies[static_cast<std::size_t>(i)];
+    sum += h;
+    largest = std::max(largest, h);
+    if (!out.empty() && sum - largest > gamma) break;
+    out.push_back(i);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 std::vector<std::int64_t> select_sampled(const std::vector<double>& scores,
                                          const std::vector<std::uint64_t>& positions,
                                          std::int64_t k, double alg_temp, std::uint64_t seed,

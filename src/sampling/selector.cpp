@@ -9,6 +9,7 @@
 namespace dlm::sampling {
 
 std::vector<std::int64_t> Selector::pick(const std::vector<double>& /*scores*/,
+                                         const std::vector<double>& /*entropies*/,
                                          const std::vector<std::uint64_t>& /*positions*/,
                                          std::int64_t /*k*/, std::uint64_t /*seed*/,
                                          std::uint64_t /*step*/) const {
@@ -54,6 +55,7 @@ class Sampled final : public Selector {
   bool counted() const override { return true; }
   bool picks_on_host() const override { return true; }
   std::vector<std::int64_t> pick(const std::vector<double>& scores,
+                                 const std::vector<double>& /*entropies*/,
                                  const std::vector<std::uint64_t>& positions, std::int64_t k,
                                  std::uint64_t seed, std::uint64_t step) const override {
     return select_sampled(scores, positions, k, alg_temp_, seed, step);
@@ -61,6 +63,28 @@ class Sampled final : public Selector {
 
  private:
   double alg_temp_;
+};
+
+// EB-sampler (arXiv 2505.24857): the scores (confidence, margin, entropy) order the
+// positions, their entropies bound how many commit; the block is stepped until no
+// position is masked, like the threshold rule.
+class EntropyBounded final : public Selector {
+ public:
+  explicit EntropyBounded(double gamma) : gamma_(gamma) {}
+  SelectorKind kind() const override { return SelectorKind::kEntropyBounded; }
+  double value() const override { return gamma_; }
+  bool picks_on_host() const override { return true; }
+  bool needs_entropy() const override { return true; }
+  std::vector<std::int64_t> pick(const std::vector<double>& scores,
+                                 const std::vector<double>& entropies,
+                                 const std::vector<std::uint64_t>& /*positions*/,
+                                 std::int64_t /*k*/, std::uint64_t /*seed*/,
+                                 std::uint64_t /*step*/) const override {
+    return select_entropy_bounded(scores, entropies, gamma_);
+  }
+
+ private:
+  double gamma_;
 };
 
 // Dream's origin and MDLM's ancestral sampler: a masked position is revealed when its
@@ -92,6 +116,7 @@ class Reveal final : public Selector {
 std::unique_ptr<Selector> make_selector(const GenerateOptions& o) {
   if (o.algorithm == Algorithm::kOrigin) return std::make_unique<Reveal>(false);
   if (o.algorithm == Algorithm::kAncestral) return std::make_unique<Reveal>(true);
+  if (o.eb_gamma) return std::make_unique<EntropyBounded>(*o.eb_gamma);
   if (o.threshold) return std::make_unique<ParallelRule>(SelectorKind::kThreshold, *o.threshold);
   if (o.factor) return std::make_unique<ParallelRule>(SelectorKind::kFactor, *o.factor);
   if (o.alg_temp > 0) return std::make_unique<Sampled>(o.alg_temp);

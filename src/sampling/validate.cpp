@@ -60,7 +60,7 @@ void validate(const GenerateOptions& o, const Checkpoint& checkpoint, std::int64
   // A -n no prompt fits with is named first: the steps and blocks of a huge -n are moot.
   check_room(o, checkpoint.config());
   check_options(o);  // everything that needs no model (dlm/sampling/options.h)
-  if (o.cache == CacheMode::kPrefix || o.cache == CacheMode::kDual) {
+  if (is_cached(o.cache)) {
     require(checkpoint.supports_cache(),
             fmt::format("--cache {}: {} has no cache methods (forward_kv, forward_window); "
                         "re-export it with scripts/export/export_model.py --from-checkpoint, or use "

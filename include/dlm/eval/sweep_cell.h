@@ -45,6 +45,9 @@ struct CellResult {
   SpeedSummary speed;
   QualitySummary quality;
   std::string sample;  // the first prompt's completion
+  // Every prompt's completion ids (first repeat), in prompt order: token agreement
+  // between cells (scripts/eval/agreement.py) reads them from cells.jsonl.
+  std::vector<std::vector<std::int64_t>> token_ids;
   double elapsed_s = 0.0;
   std::int64_t prompts = 0;
   int repeats = 0;

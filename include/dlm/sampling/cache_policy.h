@@ -3,6 +3,7 @@
 // cache, which window of the canvas a cached pass recomputes, and what the cache costs.
 #include <cstdint>
 #include <memory>
+#include <optional>
 
 #include "dlm/sampling/names.h"
 
@@ -25,6 +26,9 @@ class CachePolicy {
   // The end (canvas index, exclusive) of a window pass over a block that ends at
   // `block_end`, on a canvas of `length` tokens.
   virtual std::int64_t window_end(std::int64_t block_end, std::int64_t length) const = 0;
+  // Elastic: the cosine similarity below which a window pass's key drift makes the next
+  // call a full pass; nullopt for the fixed policies.
+  virtual std::optional<double> drift_bound() const { return std::nullopt; }
   // Bytes of keys and values kept for `inputs` canvases padded to `padded` positions.
   virtual std::int64_t bytes(std::int64_t inputs, std::int64_t padded,
                              std::int64_t kv_bytes_per_token) const = 0;

@@ -42,7 +42,13 @@ enum class CacheMode {
   kNone,    // every step runs the whole canvas
   kPrefix,  // later steps run canvas[block start:] against the cached prefix
   kDual,    // later steps run the block only, against cached prefix and suffix
+  kElastic, // dual, plus a full pass whenever the window's keys drift (Elastic-Cache's idea)
 };
+
+// Whether a cache mode keeps a key/value cache (prefix, dual, elastic).
+inline bool is_cached(CacheMode c) {
+  return c == CacheMode::kPrefix || c == CacheMode::kDual || c == CacheMode::kElastic;
+}
 
 // Parse a name, in any case (or a reference alias; parse_algorithm also takes llama.cpp's
 // --diffusion-algorithm numbers 0-4); throw UsageError listing the valid names.

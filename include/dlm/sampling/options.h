@@ -30,6 +30,7 @@ struct GenerateOptions {
   double top_p = 1.0;                // 1: off
   std::optional<double> threshold;   // Fast-dLLM threshold rule
   std::optional<double> factor;      // Fast-dLLM factor rule
+  std::optional<double> eb_gamma;    // EB-sampler: entropy bound per step
   double alg_temp = 0.0;             // > 0: draw positions from softmax(score / alg_temp)
   double cfg_scale = 0.0;            // > 0: LLaDA's unsupervised classifier-free guidance
   EosPolicy eos = EosPolicy::kNone;
@@ -43,6 +44,12 @@ struct GenerateOptions {
   // many model calls inside a block (1: every call, exactly the uncached result).
   CacheMode cache = CacheMode::kAuto;
   std::int64_t cache_refresh = 0;
+  // --cache elastic: after a window pass whose stable positions' last-layer keys moved to a
+  // cosine similarity below this (against the cache), the next call is a full pass.
+  double elastic_gamma = 0.9;
+  // Bounded suffix (DPad): forward calls see the canvas only up to this many positions past
+  // the current block's end (0: the whole canvas). Block schedule only.
+  std::int64_t suffix_window = 0;
   // Refuse a run whose estimated memory (weights, key/value cache, one forward's logits
   // and activations) exceeds this many bytes; 0: no limit.
   std::int64_t max_memory = 0;

@@ -66,6 +66,16 @@ std::vector<std::int64_t> select_threshold(const std::vector<double>& scores, do
 // when the first failure is the last candidate (j = m), or nothing fails, all m commit.
 std::vector<std::int64_t> select_factor(const std::vector<double>& scores, double factor);
 
+// EB-sampler (Ben-Hamu et al., arXiv 2505.24857): positions in order of `scores` (the
+// error proxy: confidence, margin or entropy; ties to the lowest index), the longest
+// prefix U of that order whose entropies satisfy sum_{i in U} H_i - max_{i in U} H_i <=
+// gamma. The first position always passes (its sum minus max is 0), so at least one
+// commits. `entropies` are H_i >= 0 in nats, summed sequentially in float64. Ascending
+// index order.
+std::vector<std::int64_t> select_entropy_bounded(const std::vector<double>& scores,
+                                                 const std::vector<double>& entropies,
+                                                 double gamma);
+
 // Dream's alg_temp: k positions drawn without replacement with probabilities
 // softmax(score / alg_temp), as Gumbel-top-k: keys score / alg_temp - log(-log u_i),
 // u_i from stream kSelect at (seed, positions[i], step). Ascending index order.

@@ -23,6 +23,7 @@ enum class SelectorKind {
   kFactor = 2,     // Fast-dLLM's factor rule
   kSampled,    // k drawn without replacement from softmax(score / alg_temp)
   kReveal,     // each masked position revealed with probability p_transfer
+  kEntropyBounded,  // EB-sampler: best first while sum - max of their entropies <= gamma
 };
 
 // How a row's step picks its positions.
@@ -37,8 +38,13 @@ class Selector {
   // Whether it picks on the host from the scored candidates (pick()), after the driver
   // copies their ids and scores back; kinds outside dlm::commit other than kReveal do.
   virtual bool picks_on_host() const { return false; }
+  // Whether pick() also needs each candidate's entropy (the driver then scores the
+  // targets a second time under the entropy rule).
+  virtual bool needs_entropy() const { return false; }
   // Host-side kinds: indices into `scores` (of `positions`) to commit, ascending.
+  // `entropies`: each candidate's entropy in nats when needs_entropy(), else empty.
   virtual std::vector<std::int64_t> pick(const std::vector<double>& scores,
+                                         const std::vector<double>& entropies,
                                          const std::vector<std::uint64_t>& positions,
                                          std::int64_t k, std::uint64_t seed,
                                          std::uint64_t step) const;
