@@ -36,6 +36,11 @@ class Terminal:
         self.seen += self.transcript[self.seen:].index(text) + len(text)
 
     def send(self, data: bytes) -> None:
+        # A person types after seeing the prompt: give libedit the moment it takes to put the
+        # terminal in raw mode after printing "> " (a Ctrl-C typed before that, while the
+        # terminal is still cooked, can reach dlm before libedit reads: it is then seen only
+        # with the next key; measured as a CI flake under load).
+        time.sleep(0.5)
         os.write(self.fd, data)
 
     def fail(self, why: str) -> None:
