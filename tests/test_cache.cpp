@@ -6,8 +6,12 @@
 #include <torch/torch.h>
 #include <catch2/catch.hpp>
 
+#include <dlfcn.h>
+
+#include <algorithm>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "model/checkpoint_impl.h"
@@ -26,6 +30,10 @@ using dlm_test::load_once;
 dlm::Checkpoint& model() { return load_once(dlm_test::shipped_model_path()); }
 dlm::Checkpoint& shifted() {
   return load_once(std::string(DLM_SOURCE_DIR) + "/tests/data/shifted-tiny.pt");
+}
+// shifted-tiny.pt as first exported: format v1 methods only (no fast passes).
+dlm::Checkpoint& v1_shifted() {
+  return load_once(std::string(DLM_SOURCE_DIR) + "/tests/data/v1-shifted-tiny.pt");
 }
 dlm::Checkpoint& no_cache() {
   return load_once(std::string(DLM_SOURCE_DIR) + "/tests/data/no-cache-tiny.pt");
@@ -281,4 +289,76 @@ TEST_CASE("cache modes resolve and validate", "[cache]") {
   const auto prompt_tokens = static_cast<std::int64_t>(dlm::encode_prompt(model(), "And God said").size());
   CHECK(result.cache_bytes ==
         dlm::padded_length(prompt_tokens + 32, 16) * model().kv_bytes_per_token());
+}
+
+TEST_CASE("fast passes: the head on chosen rows and the window written into the cache in place",
+          "[cache][fast]") {
+  auto& impl = model().impl();
+  REQUIRE(model().denoiser().supports_fast_passes());
+  CHECK_FALSE(v1_shifted().denoiser().supports_fast_passes());
+  CHECK_FALSE(no_cache().denoiser().supports_fast_passes());
+  c10::InferenceMode guard;
+  const std::int64_t padded = 48, width = 8;
+  const auto ids = torch::randint(5, 4096, {2, padded}, torch::kLong);
+  auto mask = torch::ones({2, padded}, torch::kBool);
+  mask[1].slice(0, 30).fill_(false);
+  const auto pos = torch::arange(padded, torch::kLong).unsqueeze(0).expand({2, padded}).contiguous();
+  const auto full = impl.forward_kv(ids, mask, pos);
+  // Rows 20..27 of input 0 and 3..10 of input 1: the same numbers as the full head's.
+  const dlm::OutputRows rows{torch::tensor({20, 3}, torch::kLong), width};
+  const auto part = impl.forward_kv_rows(ids, mask, pos, rows);
+  REQUIRE(part.logits.sizes() == torch::IntArrayRef({2, width, model().logits_width()}));
+  CHECK(torch::equal(part.logits[0], full.logits[0].slice(0, 20, 28)));
+  CHECK(torch::equal(part.logits[1], full.logits[1].slice(0, 3, 11)));
+  CHECK(torch::equal(part.keys, full.keys));
+  CHECK(torch::equal(impl.forward_rows(ids, mask, pos, rows), part.logits));
+
+  // The window pass: forward_window's logits (rows 2..5 of each window) and its fresh keys
+  // and values written at the window's slots, every other slot untouched.
+  const auto offsets = torch::tensor({20, 12}, torch::kLong);
+  const auto window = torch::stack({ids[0].slice(0, 20, 28), ids[1].slice(0, 12, 20)});
+  const auto window_pos = torch::stack({pos[0].slice(0, 20, 28), pos[1].slice(0, 12, 20)});
+  const auto win = impl.forward_window(window, window_pos, offsets, full.keys, full.values, mask);
+  auto keys = full.keys.clone(), values = full.values.clone();
+  const dlm::OutputRows window_rows{torch::tensor({2, 2}, torch::kLong), 4};
+  const auto logits =
+      impl.forward_window_update(window, window_pos, offsets, keys, values, mask, window_rows);
+  CHECK(torch::equal(logits, win.logits.slice(1, 2, 6)));
+  auto expected_keys = full.keys.clone(), expected_values = full.values.clone();
+  expected_keys.select(1, 0).slice(2, 20, 28).copy_(win.keys.select(1, 0));
+  expected_keys.select(1, 1).slice(2, 12, 20).copy_(win.keys.select(1, 1));
+  expected_values.select(1, 0).slice(2, 20, 28).copy_(win.values.select(1, 0));
+  expected_values.select(1, 1).slice(2, 12, 20).copy_(win.values.select(1, 1));
+  CHECK(torch::equal(keys, expected_keys));
+  CHECK(torch::equal(values, expected_values));
+}
+
+TEST_CASE("fast passes give the format v1 passes' tokens (same weights, both exports)",
+          "[cache][fast]") {
+  // shifted-tiny.pt is v1-shifted-tiny.pt re-exported with the fast passes: every cache mode,
+  // with and without guidance and elastic drift, must commit the same tokens.
+  for (const CacheMode mode : {CacheMode::kNone, CacheMode::kPrefix, CacheMode::kDual,
+                               CacheMode::kElastic}) {
+    for (const auto& [name, o] : variations(options(mode, 24, 24, 8))) {
+      INFO(dlm::to_string(mode) << " " << name);
+      CHECK(span(shifted(), "And God said", o) == span(v1_shifted(), "And God said", o));
+    }
+  }
+}
+
+TEST_CASE("a checkpoint's thread setting: OpenBLAS gets -t, torch's pool one thread", "[threads]") {
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  CHECK(dlm::auto_threads() >= 1);
+  CHECK(dlm::auto_threads() <= cores);
+  using GetThreads = int (*)();
+  const auto blas_threads = reinterpret_cast<GetThreads>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+  dlm::configure_runtime({"cpu", 2});
+  if (blas_threads) {
+    CHECK(blas_threads() == 2);
+    CHECK(at::get_num_threads() == 1);
+  } else {
+    CHECK(at::get_num_threads() == 2);
+  }
+  dlm::configure_runtime({"cpu", 1});
+  if (blas_threads) CHECK(blas_threads() == 1);
 }

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "dlm/model/checkpoint.h"
+#include "dlm/model/denoiser.h"
 #include "dlm/model/model_config.h"
 #include "dlm/sampling/sampler.h"
 #include "dlm/error.h"
@@ -352,4 +353,34 @@ TEST_CASE("A checkpoint whose code can touch files is refused before it runs", "
   CHECK_NOTHROW(Checkpoint::load(path, "cpu"));
   dlm::configure_runtime({"cpu", 1, false});
   CHECK(std::filesystem::exists(victim));
+}
+
+TEST_CASE("Checkpoint::load rejects fast passes that disagree with the cache methods",
+          "[checkpoint][bad][fast]") {
+  // Zero logits and keys everywhere, but forward_window_update returns ones: a broken export.
+  const std::string cache_methods =
+      "def forward_kv(self, input_ids, attention_mask, position_ids):\n"
+      "    b, l = input_ids.size(0), input_ids.size(1)\n"
+      "    return torch.zeros(b, l, 4096), torch.zeros(1, b, 1, l, 2), torch.zeros(1, b, 1, l, 2)\n"
+      "def forward_window(self, window_ids, window_positions, offsets, cache_keys, cache_values, key_mask):\n"
+      "    b, w = window_ids.size(0), window_ids.size(1)\n"
+      "    return torch.zeros(b, w, 4096), torch.zeros(1, b, 1, w, 2), torch.zeros(1, b, 1, w, 2)\n"
+      "def forward_rows(self, input_ids, attention_mask, position_ids, row_offsets, rows: int):\n"
+      "    return torch.zeros(input_ids.size(0), rows, 4096)\n"
+      "def forward_kv_rows(self, input_ids, attention_mask, position_ids, row_offsets, rows: int):\n"
+      "    b, l = input_ids.size(0), input_ids.size(1)\n"
+      "    return torch.zeros(b, rows, 4096), torch.zeros(1, b, 1, l, 2), torch.zeros(1, b, 1, l, 2)\n";
+  Fixture good;
+  good.methods = zeros_forward(4096) + cache_methods +
+                 "def forward_window_update(self, window_ids, window_positions, offsets, cache_keys, "
+                 "cache_values, key_mask, row_offsets, rows: int):\n"
+                 "    return torch.zeros(window_ids.size(0), rows, 4096)\n";
+  TempDir dir;
+  CHECK(Checkpoint::load(write_fixture(dir, good), "cpu")->denoiser().supports_fast_passes());
+  Fixture broken;
+  broken.methods = zeros_forward(4096) + cache_methods +
+                   "def forward_window_update(self, window_ids, window_positions, offsets, cache_keys, "
+                   "cache_values, key_mask, row_offsets, rows: int):\n"
+                   "    return torch.ones(window_ids.size(0), rows, 4096)\n";
+  require_fixture_error(broken, "disagree with forward_kv / forward_window");
 }

@@ -56,21 +56,21 @@ def specs(a: Arch) -> List[TensorSpec]:
         L = lambda m, i=i: m.layers[i]
         out += [
             (f"{b}.input_layernorm.weight", (a.hidden,), lambda m, L=L: L(m).attn_norm.weight),
-            (f"{b}.self_attn.q_proj.weight", (a.heads * hd, a.hidden), lambda m, L=L: L(m).attn.q_proj.weight),
-            (f"{b}.self_attn.q_proj.bias", (a.heads * hd,), lambda m, L=L: L(m).attn.q_proj.bias),
-            (f"{b}.self_attn.k_proj.weight", (kv, a.hidden), lambda m, L=L: L(m).attn.k_proj.weight),
-            (f"{b}.self_attn.k_proj.bias", (kv,), lambda m, L=L: L(m).attn.k_proj.bias),
-            (f"{b}.self_attn.v_proj.weight", (kv, a.hidden), lambda m, L=L: L(m).attn.v_proj.weight),
-            (f"{b}.self_attn.v_proj.bias", (kv,), lambda m, L=L: L(m).attn.v_proj.bias),
-            (f"{b}.self_attn.o_proj.weight", (a.hidden, a.heads * hd), lambda m, L=L: L(m).attn.o_proj.weight),
+            (f"{b}.self_attn.q_proj.weight", (a.heads * hd, a.hidden), lambda m, L=L: L(m).attn.part("q_proj.weight")),
+            (f"{b}.self_attn.q_proj.bias", (a.heads * hd,), lambda m, L=L: L(m).attn.part("q_proj.bias")),
+            (f"{b}.self_attn.k_proj.weight", (kv, a.hidden), lambda m, L=L: L(m).attn.part("k_proj.weight")),
+            (f"{b}.self_attn.k_proj.bias", (kv,), lambda m, L=L: L(m).attn.part("k_proj.bias")),
+            (f"{b}.self_attn.v_proj.weight", (kv, a.hidden), lambda m, L=L: L(m).attn.part("v_proj.weight")),
+            (f"{b}.self_attn.v_proj.bias", (kv,), lambda m, L=L: L(m).attn.part("v_proj.bias")),
+            (f"{b}.self_attn.o_proj.weight", (a.hidden, a.heads * hd), lambda m, L=L: L(m).attn.part("o_proj.weight")),
             (f"{b}.post_attention_layernorm.weight", (a.hidden,), lambda m, L=L: L(m).mlp_norm.weight),
-            (f"{b}.mlp.gate_proj.weight", (a.intermediate, a.hidden), lambda m, L=L: L(m).mlp.gate_proj.weight),
-            (f"{b}.mlp.up_proj.weight", (a.intermediate, a.hidden), lambda m, L=L: L(m).mlp.up_proj.weight),
-            (f"{b}.mlp.down_proj.weight", (a.hidden, a.intermediate), lambda m, L=L: L(m).mlp.down_proj.weight),
+            (f"{b}.mlp.gate_proj.weight", (a.intermediate, a.hidden), lambda m, L=L: L(m).mlp.part("gate_proj.weight")),
+            (f"{b}.mlp.up_proj.weight", (a.intermediate, a.hidden), lambda m, L=L: L(m).mlp.part("up_proj.weight")),
+            (f"{b}.mlp.down_proj.weight", (a.hidden, a.intermediate), lambda m, L=L: L(m).mlp.part("down_proj.weight")),
         ]
     out.append(("model.norm.weight", (a.hidden,), lambda m: m.norm.weight))
     if not a.tied:
-        out.append(("lm_head.weight", (a.vocab_rows, a.hidden), lambda m: m.lm_head.weight))
+        out.append(("lm_head.weight", (a.vocab_rows, a.hidden), lambda m: m.part("lm_head.weight")))
     return out
 
 

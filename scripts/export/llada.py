@@ -70,26 +70,26 @@ def specs(a: Arch) -> List[TensorSpec]:
         L = lambda m, i=i: m.layers[i]
         out += [
             (f"{b}.attn_norm.weight", (a.hidden,), lambda m, L=L: L(m).attn_norm.weight),
-            (f"{b}.q_proj.weight", (a.heads * hd, a.hidden), lambda m, L=L: L(m).attn.q_proj.weight),
-            (f"{b}.k_proj.weight", (kv, a.hidden), lambda m, L=L: L(m).attn.k_proj.weight),
-            (f"{b}.v_proj.weight", (kv, a.hidden), lambda m, L=L: L(m).attn.v_proj.weight),
+            (f"{b}.q_proj.weight", (a.heads * hd, a.hidden), lambda m, L=L: L(m).attn.part("q_proj.weight")),
+            (f"{b}.k_proj.weight", (kv, a.hidden), lambda m, L=L: L(m).attn.part("k_proj.weight")),
+            (f"{b}.v_proj.weight", (kv, a.hidden), lambda m, L=L: L(m).attn.part("v_proj.weight")),
         ]
         if a.qkv_bias:
             out += [
-                (f"{b}.q_proj.bias", (a.heads * hd,), lambda m, L=L: L(m).attn.q_proj.bias),
-                (f"{b}.k_proj.bias", (kv,), lambda m, L=L: L(m).attn.k_proj.bias),
-                (f"{b}.v_proj.bias", (kv,), lambda m, L=L: L(m).attn.v_proj.bias),
+                (f"{b}.q_proj.bias", (a.heads * hd,), lambda m, L=L: L(m).attn.part("q_proj.bias")),
+                (f"{b}.k_proj.bias", (kv,), lambda m, L=L: L(m).attn.part("k_proj.bias")),
+                (f"{b}.v_proj.bias", (kv,), lambda m, L=L: L(m).attn.part("v_proj.bias")),
             ]
         out += [
-            (f"{b}.attn_out.weight", (a.hidden, a.heads * hd), lambda m, L=L: L(m).attn.o_proj.weight),
+            (f"{b}.attn_out.weight", (a.hidden, a.heads * hd), lambda m, L=L: L(m).attn.part("o_proj.weight")),
             (f"{b}.ff_norm.weight", (a.hidden,), lambda m, L=L: L(m).mlp_norm.weight),
-            (f"{b}.ff_proj.weight", (a.intermediate, a.hidden), lambda m, L=L: L(m).mlp.gate_proj.weight),
-            (f"{b}.up_proj.weight", (a.intermediate, a.hidden), lambda m, L=L: L(m).mlp.up_proj.weight),
-            (f"{b}.ff_out.weight", (a.hidden, a.intermediate), lambda m, L=L: L(m).mlp.down_proj.weight),
+            (f"{b}.ff_proj.weight", (a.intermediate, a.hidden), lambda m, L=L: L(m).mlp.part("gate_proj.weight")),
+            (f"{b}.up_proj.weight", (a.intermediate, a.hidden), lambda m, L=L: L(m).mlp.part("up_proj.weight")),
+            (f"{b}.ff_out.weight", (a.hidden, a.intermediate), lambda m, L=L: L(m).mlp.part("down_proj.weight")),
         ]
     out.append((f"{t}.ln_f.weight", (a.hidden,), lambda m: m.norm.weight))
     if not a.tied:
-        out.append((f"{t}.ff_out.weight", (a.vocab_rows, a.hidden), lambda m: m.lm_head.weight))
+        out.append((f"{t}.ff_out.weight", (a.vocab_rows, a.hidden), lambda m: m.part("lm_head.weight")))
     return out
 
 

@@ -85,10 +85,10 @@ def specs(a: Arch, expert_bias: bool = False) -> List[TensorSpec]:
         L = lambda m, i=i: m.layers[i]
         out += [
             (f"{b}.input_layernorm.weight", (a.hidden,), lambda m, L=L: L(m).attn_norm.weight),
-            (f"{b}.self_attn.q_proj.weight", (a.heads * hd, a.hidden), lambda m, L=L: L(m).attn.q_proj.weight),
-            (f"{b}.self_attn.k_proj.weight", (kv, a.hidden), lambda m, L=L: L(m).attn.k_proj.weight),
-            (f"{b}.self_attn.v_proj.weight", (kv, a.hidden), lambda m, L=L: L(m).attn.v_proj.weight),
-            (f"{b}.self_attn.o_proj.weight", (a.hidden, a.heads * hd), lambda m, L=L: L(m).attn.o_proj.weight),
+            (f"{b}.self_attn.q_proj.weight", (a.heads * hd, a.hidden), lambda m, L=L: L(m).attn.part("q_proj.weight")),
+            (f"{b}.self_attn.k_proj.weight", (kv, a.hidden), lambda m, L=L: L(m).attn.part("k_proj.weight")),
+            (f"{b}.self_attn.v_proj.weight", (kv, a.hidden), lambda m, L=L: L(m).attn.part("v_proj.weight")),
+            (f"{b}.self_attn.o_proj.weight", (a.hidden, a.heads * hd), lambda m, L=L: L(m).attn.part("o_proj.weight")),
         ]
         if a.qk_norm:
             out += [
@@ -110,7 +110,7 @@ def specs(a: Arch, expert_bias: bool = False) -> List[TensorSpec]:
             ]
     out.append(("model.norm.weight", (a.hidden,), lambda m: m.norm.weight))
     if not a.tied:
-        out.append(("lm_head.weight", (a.vocab_rows, a.hidden), lambda m: m.lm_head.weight))
+        out.append(("lm_head.weight", (a.vocab_rows, a.hidden), lambda m: m.part("lm_head.weight")))
     return out
 
 

@@ -17,6 +17,7 @@ import torch
 from dlmpy.checkpoint import checkpoint_config, load, write_checkpoint
 from dlmpy.model import Denoiser, ModelArgs
 from dlmpy.paths import ROOT, SHIPPED_MODEL
+from export.kjv import to_transformer
 
 
 def main() -> None:
@@ -32,7 +33,7 @@ def main() -> None:
     model.eval()
     config = checkpoint_config(margs, "shifted-tiny", family="dream", recipe="random weights, tests only")
     config["logits"] = "shifted"
-    write_checkpoint(model, config, load(args.tokenizer_from).tokenizer, Path(args.out))
+    write_checkpoint(to_transformer(model.state_dict(), margs), config, load(args.tokenizer_from).tokenizer, Path(args.out))
 
 
 if __name__ == "__main__":

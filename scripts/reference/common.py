@@ -29,7 +29,8 @@ PAD_MULTIPLE = 16  # dlm's default --pad-multiple (GenerateOptions::pad_multiple
 
 
 def match_dlm_threads(threads: int) -> None:
-    """Same thread layout as dlm: torch intra-op threads, OpenBLAS single-threaded."""
+    """Same thread layout as dlm: OpenBLAS on `threads` threads, torch's pool at one (torch's
+    pool at `threads` where OpenBLAS is not the BLAS)."""
     torch.set_num_threads(threads)
     for name in ("openblas", "blas"):
         path = ctypes.util.find_library(name)
@@ -37,7 +38,8 @@ def match_dlm_threads(threads: int) -> None:
             continue
         lib = ctypes.CDLL(path)
         if hasattr(lib, "openblas_set_num_threads"):
-            lib.openblas_set_num_threads(1)
+            lib.openblas_set_num_threads(threads)
+            torch.set_num_threads(1)
             return
 
 

@@ -49,7 +49,7 @@ void resolve(SweepCommand& c) {
   }
   s.plot = !c.no_plot;
   if (s.runtime.threads < 0) {
-    throw UsageError(fmt::format("--threads {} must be >= 0 (0: every core)", s.runtime.threads));
+    throw UsageError(fmt::format("--threads {} must be >= 0 (0: the idle cores)", s.runtime.threads));
   }
   if (s.model.empty()) s.model = default_model_path();
   if (s.judge.empty()) s.judge = default_judge_path();
@@ -87,7 +87,7 @@ Runner add_sweep(CLI::App& app) {
       c->given.bind(*cmd, spec, spec.help, option_text(spec, s.base));
     }
   }
-  cmd->add_option("-t,--threads", s.runtime.threads, "CPU threads (0: every core)")
+  cmd->add_option("-t,--threads", s.runtime.threads, "CPU cores to use (0: the idle ones)")
       ->check(CLI::Range(0, 1024))
       ->capture_default_str();
   cmd->add_option("--device", s.runtime.device, "cpu, cuda or cuda:N")->capture_default_str();

@@ -14,7 +14,7 @@ void add_sampling_flags(CLI::App& cmd, SamplingFlags& f) {
   cmd.add_option("--config", f.config, "TOML preset (configs/*.toml); options given on the command line override it");
   cmd.add_option("-m,--model", f.model, "Checkpoint (.pt); default: the shipped models/dlm-kjv-tiny.pt");
   f.given.bind_all(cmd, f.options);
-  cmd.add_option("-t,--threads", f.runtime.threads, "CPU threads (0: every core)")
+  cmd.add_option("-t,--threads", f.runtime.threads, "CPU cores to use (0: the idle ones)")
       ->check(CLI::Range(0, 1024))
       ->capture_default_str();
   cmd.add_option("--device", f.runtime.device, "cpu, cuda or cuda:N")->capture_default_str();
@@ -48,7 +48,7 @@ void resolve_sampling_flags(CLI::App& cmd, SamplingFlags& f) {
   // step, as LLaDA's and Dream's own examples run.
   if (!steps_given(f)) f.options.steps = f.options.max_new_tokens;
   if (f.runtime.threads < 0) {
-    throw UsageError(fmt::format("--threads {} must be >= 0 (0: every core)", f.runtime.threads));
+    throw UsageError(fmt::format("--threads {} must be >= 0 (0: the idle cores)", f.runtime.threads));
   }
 }
 

@@ -5,7 +5,10 @@
 #include <spdlog/spdlog.h>
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
+#include <cstdlib>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -161,18 +164,27 @@ namespace {
 std::atomic<bool> trusted_models{false};  // --trust-model: skip the file-operator audit
 }  // namespace
 
+int auto_threads() {
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  double load = 0.0;
+  if (getloadavg(&load, 1) != 1) return cores;
+  return std::clamp(cores - static_cast<int>(std::lround(load)), 1, cores);
+}
+
 void configure_runtime(const RuntimeOptions& options) {
   trusted_models = options.trust_model;
-  const int threads = options.threads > 0
-                          ? options.threads
-                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  at::set_num_threads(threads);
-  // OpenBLAS's own threads compete with torch's at batch 1 (measured: two OpenBLAS threads under two torch threads run slower).
+  const int threads = options.threads > 0 ? options.threads : auto_threads();
+  // The GEMMs get the threads (OpenBLAS's pool); torch's own intra-op pool stays at one.
+  // Measured on 2 cores (scripts/bench/bench_cpu.py, README "CPU speed"): a window pass
+  // with one torch thread and two OpenBLAS threads ran faster than two torch threads over
+  // one OpenBLAS thread, whose second thread spins in OpenMP barriers while the GEMMs run
+  // on the first; with other jobs on the cores two torch threads ran 10x slower.
   using SetThreads = void (*)(int);
-  if (auto fn = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) {
-    fn(1);
-  }
-  spdlog::debug("torch threads: {}", threads);
+  const auto set_blas = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  at::set_num_threads(set_blas ? 1 : threads);
+  if (set_blas) set_blas(threads);
+  spdlog::debug("threads: {} ({})", threads,
+                set_blas ? "OpenBLAS; torch intra-op 1" : "torch intra-op; no OpenBLAS found");
 }
 
 at::Tensor Checkpoint::Impl::forward(const at::Tensor& input_ids) {
@@ -194,8 +206,9 @@ KvOut kv_out(const c10::IValue& value) {
 }
 
 // Probes forward_kv and forward_window on a 2-token input: shapes, and the window pass
-// agreeing with the full pass. Returns the cache bytes per position; throws UsageError.
-std::int64_t probe_cache_methods(Checkpoint::Impl& impl, const at::Tensor& probe) {
+// agreeing with the full pass. Returns the full pass and the window pass over its position
+// 1; throws UsageError.
+std::pair<KvOut, KvOut> probe_cache_methods(Checkpoint::Impl& impl, const at::Tensor& probe) {
   const auto mask = torch::ones_like(probe, torch::kBool);
   const auto pos = torch::arange(probe.size(1), probe.options()).unsqueeze(0);
   const auto full = impl.forward_kv(probe, mask, pos);
@@ -215,7 +228,50 @@ std::int64_t probe_cache_methods(Checkpoint::Impl& impl, const at::Tensor& probe
                                  "must return logits [B, W, V] and keys/values [n_layers, B, H, W, "
                                  "head_dim]", impl.path, fmt::join(win.logits.sizes(), "x")));
   }
-  return 2 * k.size(0) * k.size(2) * k.size(4) * static_cast<std::int64_t>(k.element_size());
+  return {full, win};
+}
+
+// Probes the fast passes on the same input against the format v1 ones: the head on row 1
+// only gives row 1's logits, and the window pass leaves its keys in the cache. Throws
+// UsageError when one disagrees.
+void probe_fast_methods(Checkpoint::Impl& impl, const at::Tensor& probe, const KvOut& full,
+                        const KvOut& win) {
+  const auto mask = torch::ones_like(probe, torch::kBool);
+  const auto pos = torch::arange(probe.size(1), probe.options()).unsqueeze(0);
+  const OutputRows last{torch::ones({1}, probe.options()), 1};
+  const auto rows = impl.forward_kv_rows(probe, mask, pos, last);
+  const auto plain = impl.forward_rows(probe, mask, pos, last);
+  at::Tensor keys = full.keys.clone(), values = full.values.clone();
+  const auto updated = impl.forward_window_update(probe.slice(1, 1, 2), pos.slice(1, 1, 2),
+                                                  last.offsets, keys, values, mask,
+                                                  OutputRows{torch::zeros({1}, probe.options()), 1});
+  const auto row1 = full.logits.slice(1, 1, 2);
+  const bool ok = rows.logits.sizes().equals(row1.sizes()) && plain.sizes().equals(row1.sizes()) &&
+                  updated.sizes().equals(win.logits.sizes()) && at::allclose(rows.logits, row1) &&
+                  at::allclose(plain, row1) && at::allclose(updated, win.logits) &&
+                  at::allclose(keys.slice(3, 1, 2), win.keys);
+  if (!ok) {
+    throw UsageError(fmt::format("{}: forward_rows / forward_kv_rows / forward_window_update "
+                                 "disagree with forward_kv / forward_window on a probe input; "
+                                 "re-export the checkpoint with scripts/export/export_model.py",
+                                 impl.path));
+  }
+}
+// One more call of the cached passes at a sampler's shapes (a 128-position canvas, a
+// 32-position window), after the probe's: TorchScript's profiling executor profiles a
+// method's first call and optimises its graph on the second, which took 50-600 ms per
+// method in a sampler's first steps before this warm-up.
+void warm_up(Checkpoint::Impl& impl) {
+  const std::int64_t length = std::min<std::int64_t>(128, std::max<std::int64_t>(impl.config_.max_seq_len, 2));
+  const std::int64_t width = std::min<std::int64_t>(32, length);
+  const auto longs = torch::TensorOptions().dtype(torch::kLong).device(impl.device_);
+  const auto ids = torch::full({1, length}, impl.config_.mask_id, longs);
+  const auto mask = torch::ones({1, length}, longs.dtype(torch::kBool));
+  const auto pos = torch::arange(length, longs).unsqueeze(0);
+  const OutputRows rows{torch::zeros({1}, longs), width};
+  const auto full = impl.forward_kv_rows(ids, mask, pos, rows);
+  impl.forward_window_update(ids.slice(1, 0, width), pos.slice(1, 0, width), rows.offsets,
+                             full.keys, full.values, mask, rows);
 }
 }  // namespace
 
@@ -233,6 +289,34 @@ KvOut Checkpoint::Impl::forward_window(
   return run_method("forward_window", [&] {
     return kv_out(module.get_method("forward_window")(
         {window_ids, window_positions, offsets, cache_keys, cache_values, key_mask}));
+  });
+}
+
+at::Tensor Checkpoint::Impl::forward_rows(const at::Tensor& input_ids,
+                                          const at::Tensor& attention_mask,
+                                          const at::Tensor& position_ids, const OutputRows& rows) {
+  return run_method("forward_rows", [&] {
+    return module.get_method("forward_rows")(
+        {input_ids, attention_mask, position_ids, rows.offsets, rows.count}).toTensor();
+  });
+}
+
+KvOut Checkpoint::Impl::forward_kv_rows(const at::Tensor& input_ids, const at::Tensor& attention_mask,
+                                        const at::Tensor& position_ids, const OutputRows& rows) {
+  return run_method("forward_kv_rows", [&] {
+    return kv_out(module.get_method("forward_kv_rows")(
+        {input_ids, attention_mask, position_ids, rows.offsets, rows.count}));
+  });
+}
+
+at::Tensor Checkpoint::Impl::forward_window_update(
+    const at::Tensor& window_ids, const at::Tensor& window_positions, const at::Tensor& offsets,
+    const at::Tensor& cache_keys, const at::Tensor& cache_values, const at::Tensor& key_mask,
+    const OutputRows& rows) {
+  return run_method("forward_window_update", [&] {
+    return module.get_method("forward_window_update")(
+        {window_ids, window_positions, offsets, cache_keys, cache_values, key_mask, rows.offsets,
+         rows.count}).toTensor();
   });
 }
 
@@ -303,8 +387,16 @@ std::unique_ptr<Checkpoint> Checkpoint::load(const std::string& path, const std:
     impl->logits_width_ = logits.size(2);
     if (impl->module.find_method("forward_kv") && impl->module.find_method("forward_window") &&
         !cfg.causal) {
-      impl->kv_bytes = probe_cache_methods(*impl, probe);
+      const auto [full, win] = probe_cache_methods(*impl, probe);
+      const auto& k = full.keys;
+      impl->kv_bytes = 2 * k.size(0) * k.size(2) * k.size(4) * static_cast<std::int64_t>(k.element_size());
       impl->has_cache = true;
+      if (impl->module.find_method("forward_rows") && impl->module.find_method("forward_kv_rows") &&
+          impl->module.find_method("forward_window_update")) {
+        probe_fast_methods(*impl, probe, full, win);
+        impl->has_fast = true;
+        warm_up(*impl);
+      }
     }
   } catch (const UsageError&) {
     throw;

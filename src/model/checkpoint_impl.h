@@ -19,12 +19,15 @@ struct Checkpoint::Impl final : Denoiser {
   // Key/value cache support: both methods present and probed at load.
   bool has_cache = false;
   std::int64_t kv_bytes = 0;  // keys + values of every layer for one position
+  // The fast passes: forward_rows, forward_kv_rows, forward_window_update present and probed.
+  bool has_fast = false;
 
   const ModelConfig& config() const override { return config_; }
   c10::Device device() const override { return device_; }
   std::int64_t logits_width() const override { return logits_width_; }
   bool supports_cache() const override { return has_cache; }
   std::int64_t kv_bytes_per_token() const override { return kv_bytes; }
+  bool supports_fast_passes() const override { return has_fast; }
 
   // forward(input_ids [B, L]) -> logits [B, L, V'] on the checkpoint's device (causal
   // judges have only this form).
@@ -42,6 +45,14 @@ struct Checkpoint::Impl final : Denoiser {
   KvOut forward_window(const at::Tensor& window_ids, const at::Tensor& window_positions,
                        const at::Tensor& offsets, const at::Tensor& cache_keys,
                        const at::Tensor& cache_values, const at::Tensor& key_mask) override;
+  at::Tensor forward_rows(const at::Tensor& input_ids, const at::Tensor& attention_mask,
+                          const at::Tensor& position_ids, const OutputRows& rows) override;
+  KvOut forward_kv_rows(const at::Tensor& input_ids, const at::Tensor& attention_mask,
+                        const at::Tensor& position_ids, const OutputRows& rows) override;
+  at::Tensor forward_window_update(const at::Tensor& window_ids, const at::Tensor& window_positions,
+                                   const at::Tensor& offsets, const at::Tensor& cache_keys,
+                                   const at::Tensor& cache_values, const at::Tensor& key_mask,
+                                   const OutputRows& rows) override;
 };
 
 }  // namespace dlm

@@ -61,6 +61,26 @@ void check_kv(const KvOut& out, std::int64_t rows, std::int64_t length, const ch
   }
 }
 
+// The rows' offsets as a tensor on the model's device, after checking that they fit an
+// output of `length` rows (on the host, so that no device copy is needed to check).
+OutputRows device_rows(const Denoiser& model, const HeadRows& rows, std::int64_t length) {
+  for (const std::int64_t o : rows.offsets) {
+    if (rows.count < 1 || o < 0 || o + rows.count > length) {
+      throw Error(fmt::format("output rows [{}, {}) outside an output of {} rows", o,
+                              o + rows.count, length));
+    }
+  }
+  return {at::tensor(rows.offsets, at::TensorOptions().dtype(at::kLong)).to(model.device()),
+          rows.count};
+}
+
+// Rows `rows` of logits [B, L, V'] that went through the head on every row.
+at::Tensor select_rows(const at::Tensor& logits, const OutputRows& rows) {
+  const at::Tensor index =
+      rows.offsets.unsqueeze(1) + at::arange(rows.count, rows.offsets.options()).unsqueeze(0);
+  return logits.gather(1, index.unsqueeze(2).expand({-1, -1, logits.size(2)}));
+}
+
 // The cache block holding these inputs' slots in order: their common block when they are
 // exactly its slots 0..B-1 (the usual case: rows that refreshed together), else a new
 // block gathered from theirs, to which the inputs move.
@@ -101,31 +121,42 @@ double key_similarity(const at::Tensor& cached, const at::Tensor& fresh,
 
 }  // namespace
 
-at::Tensor forward_plain(Denoiser& model, const Canvases& canvases, std::int64_t padded) {
+at::Tensor forward_plain(Denoiser& model, const Canvases& canvases, std::int64_t padded,
+                         const HeadRows& head) {
   const PaddedBatch in = pad_canvases(model, canvases, padded);
+  const auto rows = static_cast<std::int64_t>(canvases.size());
+  const OutputRows out_rows = device_rows(model, head, padded);
+  if (model.supports_fast_passes()) {
+    at::Tensor logits = model.forward_rows(in.ids, in.mask, in.positions, out_rows);
+    check_logits(model, logits, rows, head.count, "forward_rows");
+    return logits;
+  }
   at::Tensor logits = model.forward(in.ids, in.mask, in.positions);
-  check_logits(model, logits, static_cast<std::int64_t>(canvases.size()), padded, "forward");
-  return logits;
+  check_logits(model, logits, rows, padded, "forward");
+  return select_rows(logits, out_rows);
 }
 
 at::Tensor forward_full(Denoiser& model, const Canvases& canvases, std::int64_t padded,
-                        const std::vector<CacheSlot*>& slots) {
+                        const std::vector<CacheSlot*>& slots, const HeadRows& head) {
   const PaddedBatch in = pad_canvases(model, canvases, padded);
-  KvOut out = model.forward_kv(in.ids, in.mask, in.positions);
   const auto rows = static_cast<std::int64_t>(canvases.size());
-  check_logits(model, out.logits, rows, padded, "forward_kv");
-  check_kv(out, rows, padded, "forward_kv");
+  const OutputRows out_rows = device_rows(model, head, padded);
+  const bool fast = model.supports_fast_passes();
+  KvOut out = fast ? model.forward_kv_rows(in.ids, in.mask, in.positions, out_rows)
+                   : model.forward_kv(in.ids, in.mask, in.positions);
+  check_logits(model, out.logits, rows, fast ? head.count : padded, fast ? "forward_kv_rows" : "forward_kv");
+  check_kv(out, rows, padded, fast ? "forward_kv_rows" : "forward_kv");
   auto block = std::make_shared<CacheBlock>(CacheBlock{out.keys, out.values});
   for (std::size_t j = 0; j < slots.size(); ++j) {
     *slots[j] = CacheSlot{block, static_cast<std::int64_t>(j), canvases[j]};
   }
-  return out.logits;
+  return fast ? out.logits : select_rows(out.logits, out_rows);
 }
 
 at::Tensor forward_window(Denoiser& model, const Canvases& canvases,
                           const std::vector<std::int64_t>& lo, std::int64_t width,
                           std::int64_t padded, const std::vector<CacheSlot*>& slots,
-                          std::vector<double>* similarity) {
+                          const HeadRows& head, std::vector<double>* similarity) {
   const auto rows = static_cast<std::int64_t>(canvases.size());
   at::Tensor window = at::empty({rows, width}, at::kLong);
   at::Tensor pos = at::empty({rows, width}, at::kLong);
@@ -154,33 +185,48 @@ at::Tensor forward_window(Denoiser& model, const Canvases& canvases,
   offsets = offsets.to(device);
   mask = mask.to(device);
   const auto block = gather_cache(slots);
-  KvOut out = model.forward_window(window, pos, offsets, block->keys, block->values, mask);
-  check_logits(model, out.logits, rows, width, "forward_window");
-  check_kv(out, rows, width, "forward_window");
-  if (out.keys.size(0) != block->keys.size(0) || out.keys.size(2) != block->keys.size(2) ||
-      out.keys.size(4) != block->keys.size(4)) {
-    throw Error(fmt::format("the model's forward_window returned keys [{}] that do not fit its "
-                            "cache [{}]: the checkpoint is broken, re-export it",
-                            fmt::join(out.keys.sizes(), ", "), fmt::join(block->keys.sizes(), ", ")));
+  const OutputRows out_rows = device_rows(model, head, width);
+  // The stable positions of each input and their cached last-layer keys, read before the
+  // pass replaces them.
+  const std::int64_t last = block->keys.size(0) - 1;
+  std::vector<std::vector<std::int64_t>> stable(similarity ? rows : 0);
+  std::vector<at::Tensor> cached(stable.size());
+  for (std::size_t r = 0; r < stable.size(); ++r) {
+    const auto& before = slots[r]->ids;
+    for (std::int64_t t = 0; t < width; ++t) {
+      const std::int64_t i = lo[r] + t;
+      if (i < static_cast<std::int64_t>(before.size()) && before[i] == canvases[r][i]) stable[r].push_back(t);
+    }
+    cached[r] = block->keys[last][static_cast<std::int64_t>(r)].narrow(1, lo[r], width).clone();
+  }
+  at::Tensor logits;
+  if (model.supports_fast_passes()) {
+    logits = model.forward_window_update(window, pos, offsets, block->keys, block->values, mask,
+                                         out_rows);
+    check_logits(model, logits, rows, head.count, "forward_window_update");
+  } else {
+    KvOut out = model.forward_window(window, pos, offsets, block->keys, block->values, mask);
+    check_logits(model, out.logits, rows, width, "forward_window");
+    check_kv(out, rows, width, "forward_window");
+    if (out.keys.size(0) != block->keys.size(0) || out.keys.size(2) != block->keys.size(2) ||
+        out.keys.size(4) != block->keys.size(4)) {
+      throw Error(fmt::format("the model's forward_window returned keys [{}] that do not fit its "
+                              "cache [{}]: the checkpoint is broken, re-export it",
+                              fmt::join(out.keys.sizes(), ", "), fmt::join(block->keys.sizes(), ", ")));
+    }
+    ops::cache_write(block->keys, out.keys, offsets);
+    ops::cache_write(block->values, out.values, offsets);
+    logits = select_rows(out.logits, out_rows);
   }
   if (similarity) {
     similarity->assign(static_cast<std::size_t>(rows), 1.0);
-    const std::int64_t last = out.keys.size(0) - 1;
     for (std::int64_t r = 0; r < rows; ++r) {
-      const auto& before = slots[r]->ids;
-      std::vector<std::int64_t> stable;
-      for (std::int64_t t = 0; t < width; ++t) {
-        const std::int64_t i = lo[r] + t;
-        if (i < static_cast<std::int64_t>(before.size()) && before[i] == canvases[r][i]) stable.push_back(t);
-      }
-      (*similarity)[r] = key_similarity(block->keys[last][r].narrow(1, lo[r], width),
-                                        out.keys[last][r], stable);
+      (*similarity)[r] = key_similarity(cached[r], block->keys[last][r].narrow(1, lo[r], width),
+                                        stable[r]);
     }
   }
   for (std::int64_t r = 0; r < rows; ++r) slots[r]->ids = canvases[r];
-  ops::cache_write(block->keys, out.keys, offsets);
-  ops::cache_write(block->values, out.values, offsets);
-  return out.logits;
+  return logits;
 }
 
 }  // namespace dlm::sampling

@@ -48,6 +48,38 @@ struct Member {
   std::int64_t calls;      // inputs it ran (2 with guidance)
 };
 
+// The output rows (canvas indices) [first, last + 1) of a row's targets; {0, 0} when it has
+// none.
+std::pair<std::int64_t, std::int64_t> target_rows(const Row& row) {
+  if (row.targets().empty()) return {0, 0};
+  std::int64_t lo = row.out_row(row.targets().front()), hi = lo + 1;
+  for (const std::int64_t p : row.targets()) {
+    lo = std::min(lo, row.out_row(p));
+    hi = std::max(hi, row.out_row(p) + 1);
+  }
+  return {lo, hi};
+}
+
+// The output rows a group's call computes: the fewest rows that cover every member's
+// targets (the block, never the prompt), the same count for each input, each member's
+// first row moved to its own span (kept inside the output's `length` rows).
+sampling::HeadRows head_rows(std::vector<Member>& members, std::int64_t length) {
+  sampling::HeadRows rows;
+  rows.count = 1;
+  for (const Member& m : members) {
+    const auto [lo, hi] = target_rows(*m.row);
+    rows.count = std::max(rows.count, hi - lo);
+  }
+  for (Member& m : members) {
+    const auto [lo, hi] = target_rows(*m.row);
+    const std::int64_t offset =
+        std::clamp<std::int64_t>(hi > lo ? lo - m.first_row : 0, 0, length - rows.count);
+    m.first_row += offset;
+    rows.offsets.insert(rows.offsets.end(), static_cast<std::size_t>(m.calls), offset);
+  }
+  return rows;
+}
+
 // The rows of the group's flat logits [inputs * rows, V'] predicting `m`'s targets, from
 // its input `offset` (0: the canvas, 1: the prompt-masked canvas of guidance).
 std::vector<std::int64_t> flat_rows(const Member& m, std::int64_t rows_per_input,
@@ -308,12 +340,13 @@ std::size_t generate_batch(Denoiser& model, const Tokenizer& tokenizer,
                          std::any_of(members.begin(), members.end(),
                                      [](const Member& m) { return m.row->wants_similarity(); });
       std::vector<double> similarity;
+      const sampling::HeadRows head = head_rows(members, pass == Pass::kWindow ? width : padded);
       const auto t_fwd = Clock::now();
       const at::Tensor logits =
-          pass == Pass::kPlain  ? sampling::forward_plain(model, canvases, padded)
-          : pass == Pass::kFull ? sampling::forward_full(model, canvases, padded, slots)
+          pass == Pass::kPlain  ? sampling::forward_plain(model, canvases, padded, head)
+          : pass == Pass::kFull ? sampling::forward_full(model, canvases, padded, slots, head)
                                 : sampling::forward_window(model, canvases, lo, width, padded, slots,
-                                                           drift ? &similarity : nullptr);
+                                                           head, drift ? &similarity : nullptr);
       // Each row is charged its share of the call.
       const double share = ms_since(t_fwd) / static_cast<double>(canvases.size());
       complete_group(logits, members, share);

@@ -18,15 +18,22 @@ class Denoiser;
 // Torch-side settings applied once per process before loading.
 struct RuntimeOptions {
   std::string device = "cpu";  // cpu, cuda, cuda:N
-  int threads = 0;             // 0: every core
+  // The cores dlm may use: OpenBLAS runs the GEMMs on that many threads, torch's own
+  // pool stays at one. 0: auto_threads().
+  int threads = 0;
   // A checkpoint is code. Without trust, Checkpoint::load refuses one whose TorchScript
   // can call file-touching operators (aten::from_file, aten::save); --trust-model.
   bool trust_model = false;
 };
 
-// Applies thread counts (torch intra-op, and OpenBLAS where it is the BLAS) and the
+// Applies thread counts (OpenBLAS where it is the BLAS, else torch intra-op) and the
 // trust setting for the checkpoints this process loads.
 void configure_runtime(const RuntimeOptions& options);
+
+// The cores not busy with other work when dlm starts: every core less the 1-minute load
+// average (rounded), at least one. On a busy machine a second thread mostly waits for a
+// descheduled peer.
+int auto_threads();
 
 // The config.json inside the checkpoint at `path`, read from the archive without loading
 // the model (for checks that should come before a load); nullopt when it cannot be read

@@ -16,6 +16,13 @@ struct KvOut {
   at::Tensor logits, keys, values;
 };
 
+// The output rows a call computes: input b's rows offsets[b] .. offsets[b] + count - 1 of
+// its canvas (full pass) or of its window (window pass); offsets int64 [B] on device().
+struct OutputRows {
+  at::Tensor offsets;
+  std::int64_t count = 0;
+};
+
 // A masked denoiser. Inputs are on device(): ids and positions int64 [B, L], masks bool
 // (true = a real token). Logits come back [B, L, logits_width()] in the model's dtype.
 class Denoiser {
@@ -41,6 +48,25 @@ class Denoiser {
   virtual KvOut forward_window(const at::Tensor& window_ids, const at::Tensor& window_positions,
                                const at::Tensor& offsets, const at::Tensor& cache_keys,
                                const at::Tensor& cache_values, const at::Tensor& key_mask) = 0;
+
+  // The fast passes (checkpoint methods forward_rows, forward_kv_rows and
+  // forward_window_update): the output head runs on `rows` only (logits [B, rows.count,
+  // V']), and the window pass writes its fresh keys/values into the cache in place instead
+  // of returning them. Without them the sampler runs the passes above and selects the rows
+  // and writes the cache itself (the same numbers, more work).
+  virtual bool supports_fast_passes() const { return false; }
+  virtual at::Tensor forward_rows(const at::Tensor& input_ids, const at::Tensor& attention_mask,
+                                  const at::Tensor& position_ids, const OutputRows& rows);
+  // Logits of `rows`, keys/values of every position.
+  virtual KvOut forward_kv_rows(const at::Tensor& input_ids, const at::Tensor& attention_mask,
+                                const at::Tensor& position_ids, const OutputRows& rows);
+  // forward_window's arithmetic; the cache's slots offsets[b].. receive the window's fresh
+  // keys/values of every layer. Returns the logits of `rows` (of the window).
+  virtual at::Tensor forward_window_update(const at::Tensor& window_ids,
+                                           const at::Tensor& window_positions,
+                                           const at::Tensor& offsets, const at::Tensor& cache_keys,
+                                           const at::Tensor& cache_values,
+                                           const at::Tensor& key_mask, const OutputRows& rows);
 };
 
 }  // namespace dlm

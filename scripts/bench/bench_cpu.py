@@ -1,0 +1,238 @@
+#!/usr/bin/python3
+"""CPU speed of dlm on the shipped model (issue 17; README "CPU speed"), as ratios taken in
+one run with the load average beside them (other jobs on the machine skew every absolute
+figure; interleaved runs share the noise).
+
+Sections (--only to pick some):
+- floor:  a window pass (B=1, W=32 against a 320-position cache: 64-token prompt + 256 new)
+          timed in-process through the checkpoint's TorchScript methods with dlm's thread
+          layout (torch 1 thread, OpenBLAS -t), against the compute floor: its FLOP over the
+          measured torch.mm rate (1024^3, same threads). forward_window_update with the head
+          on the 32 block rows and on 16 (a half-filled block), and forward_window (format
+          v1) of the same file and, with --baseline, of an older export.
+- peer:   dlm --cache dual against the eager Fast-dLLM-style Python peer (bench_peer.py).
+- before: with --before DLM (an older dlm build) and --baseline (its model): dual and none,
+          256 new tokens, the older pair and this one interleaved per prompt, same -t.
+- cache:  dual against none at 256 and 448 new tokens (64-token prompt; the shipped model's
+          max_seq_len 512 leaves no room for 1,024).
+- threads: dual at -t 1, -t 2 and the default, quiet and beside a competing busy process.
+- batch:  `dlm batch --cache dual` over 32 prompts (64 new tokens, 64 steps) at batch sizes
+          1, 8 and 32.
+
+Usage: PYTHONPATH=scripts /usr/bin/python3 scripts/bench/bench_cpu.py [--dlm build/dlm]
+       [--threads 2] [--prompts 2] [--only floor,peer,cache,threads,batch]
+       [--baseline OLD.pt [--before OLD_DLM]] (section before: --only before)
+"""
+from __future__ import annotations
+
+import argparse
+import ctypes
+import ctypes.util
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import torch
+
+from bench.bench_peer import eager_model, run_dlm, run_peer
+from dlmpy.checkpoint import load
+from dlmpy.kjv import heldout_prompts, heldout_texts
+from dlmpy.paths import ROOT, SHIPPED_MODEL
+
+
+def load_text() -> str:
+    return f"load average {os.getloadavg()[0]:.1f}"
+
+
+def set_threads(threads: int) -> None:
+    """dlm's layout: torch's pool at one thread, OpenBLAS at `threads`."""
+    torch.set_num_threads(1)
+    for name in ("openblas", "blas"):
+        path = ctypes.util.find_library(name)
+        lib = ctypes.CDLL(path) if path else None
+        if lib is not None and hasattr(lib, "openblas_set_num_threads"):
+            lib.openblas_set_num_threads(threads)
+            return
+
+
+def median_ms(fn, repeat: int = 30) -> float:
+    for _ in range(3):
+        fn()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)
+
+
+def window_flops(arch: dict, width: int, cache: int, rows: int) -> float:
+    d, ff, layers, vocab = arch["d_model"], arch["d_ff"], arch["n_layers"], arch["vocab_size"]
+    per_layer = 2 * width * d * (3 * d + d + 3 * ff) + 2 * 2 * width * cache * d
+    return layers * per_layer + 2 * rows * d * vocab
+
+
+def floor(args) -> None:
+    set_threads(args.threads)
+    a = torch.randn(1024, 1024)
+    rate = 2 * 1024 ** 3 / (median_ms(lambda: torch.mm(a, a), 10) / 1e3)
+    S, W, lo = 320, 32, 64
+    files = [("shipped", args.model)] + ([("baseline", args.baseline)] if args.baseline else [])
+    print(f"\nWindow pass vs compute floor (B=1, W={W}, cache {S}; torch.mm {rate / 1e9:.1f} GFLOP/s "
+          f"on {args.threads} OpenBLAS threads; {load_text()})\n")
+    print("| file | method | head rows | ms | MFLOP | floor ms | x floor |")
+    print("|---|---|---|---|---|---|---|")
+    ids = torch.randint(5, 4000, (1, S), generator=torch.Generator().manual_seed(0))
+    mask = torch.ones(1, S, dtype=torch.bool)
+    pos = torch.arange(S).unsqueeze(0)
+    off = torch.tensor([lo])
+    for label, path in files:
+        ckpt = load(path)
+        m, arch = ckpt.module, ckpt.config["architecture"]
+        with torch.inference_mode():
+            _, keys, values = m.forward_kv(ids, mask, pos)
+            win, wpos = ids[:, lo:lo + W], pos[:, lo:lo + W]
+            cases = []
+            if hasattr(m, "forward_window_update"):
+                for rows in (W, W // 2):
+                    cases.append(("forward_window_update", rows, lambda r=rows: m.forward_window_update(
+                        win, wpos, off, keys, values, mask, torch.tensor([0]), r)))
+            cases.append(("forward_window", W, lambda: m.forward_window(win, wpos, off, keys, values, mask)))
+            for name, rows, fn in cases:
+                ms = median_ms(fn)
+                flop = window_flops(arch, W, S, rows)
+                fl = flop / rate * 1e3
+                print(f"| {label} | {name} | {rows} | {ms:.2f} | {flop / 1e6:.1f} | {fl:.2f} | {ms / fl:.2f} |")
+
+
+def generate(args, prompt: str, n: int, cache: str, threads: int, seed: int,
+             dlm: str = "", model: str = "") -> dict:
+    cmd = [dlm or args.dlm, "generate", "-m", model or args.model, "-p", prompt, "-n", str(n), "--steps", str(n),
+           "--block-length", "32", "--temperature", "0", "--seed", str(seed), "--cache", cache, "--json"]
+    if threads:
+        cmd += ["-t", str(threads)]
+    rec = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
+    t = rec["timings_ms"]
+    return {"tps": n * 1000 / (t["total"] - t["load"]), "nfe": rec["nfe"], "tokens": rec["token_ids"],
+            "step_ms": (t["total"] - t["load"]) / rec["nfe"]}
+
+
+def peer(args) -> None:
+    torch.set_num_threads(args.threads)
+    model, config, _ = eager_model(args.model)
+    mask_id = int(config["mask_token_id"])
+    pa = SimpleNamespace(dlm=args.dlm, model=args.model, n=256, block_length=32, threads=args.threads)
+    ratios, same = [], []
+    for prompt in heldout_prompts(args.prompts, 64):
+        d = run_dlm(pa, prompt)
+        p = run_peer(pa, model, mask_id, d["ids"])
+        ratios.append(d["tokens_per_s"] / p["tokens_per_s"])
+        same.append(d["tokens"] == p["tokens"])
+        print(f"  dlm {d['tokens_per_s']:.1f} tok/s, peer {p['tokens_per_s']:.1f} tok/s", file=sys.stderr)
+    print(f"\ndlm dual vs eager Fast-dLLM peer (256 new tokens, block 32, -t {args.threads}, peer "
+          f"{args.threads} torch threads): {statistics.median(ratios):.2f}x (median of {len(ratios)} "
+          f"prompts), identical tokens {sum(same)}/{len(same)}; {load_text()}")
+
+
+def before(args) -> None:
+    print(f"\nBefore/after (64-token prompts, 256 new tokens, block 32, 256 steps, -t {args.threads})\n")
+    print("| cache | before tok/s | after tok/s | after / before | tokens identical | load average |")
+    print("|---|---|---|---|---|---|")
+    for mode in ("dual", "none"):
+        old, new, same = [], [], 0
+        for i, prompt in enumerate(heldout_prompts(args.prompts, 64)):
+            a = generate(args, prompt, 256, mode, args.threads, i, args.before, args.baseline)
+            b = generate(args, prompt, 256, mode, args.threads, i)
+            old.append(a["tps"])
+            new.append(b["tps"])
+            same += a["tokens"] == b["tokens"]
+        o, n = statistics.median(old), statistics.median(new)
+        print(f"| {mode} | {o:.1f} | {n:.1f} | {n / o:.2f} | {same}/{len(old)} | {os.getloadavg()[0]:.1f} |")
+
+
+def cache(args) -> None:
+    prompts = heldout_prompts(args.prompts, 64)
+    print(f"\nDual vs none (64-token prompts, block 32, steps = new tokens, -t {args.threads})\n")
+    print("| new tokens | none tok/s | dual tok/s | dual / none | dual step ms | load average |")
+    print("|---|---|---|---|---|---|")
+    for n in (256, 448):
+        rows = {"none": [], "dual": []}
+        for i, prompt in enumerate(prompts):
+            for mode in rows:
+                rows[mode].append(generate(args, prompt, n, mode, args.threads, i))
+        none = statistics.median(r["tps"] for r in rows["none"])
+        dual = statistics.median(r["tps"] for r in rows["dual"])
+        step = statistics.median(r["step_ms"] for r in rows["dual"])
+        print(f"| {n} | {none:.1f} | {dual:.1f} | {dual / none:.2f} | {step:.1f} | {os.getloadavg()[0]:.1f} |")
+
+
+def threads(args) -> None:
+    prompt = heldout_prompts(1, 64)[0]
+    settings = [("-t 1", 1), ("-t 2", 2), ("default", 0)]
+    print("\nThreads: dual, 256 new tokens, quiet vs beside one busy process (`python3 -c "
+          "'while True: pass'`), interleaved\n")
+    print("| setting | as found tok/s | with competing job tok/s | busy / as found | load average |")
+    print("|---|---|---|---|---|")
+    res = {s: {"quiet": [], "busy": []} for s, _ in settings}
+    for _ in range(args.rounds):
+        for state in ("quiet", "busy"):
+            hog = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if state == "busy" else None
+            try:
+                time.sleep(1.0)
+                for name, t in settings:
+                    res[name][state].append(generate(args, prompt, 256, "dual", t, 0)["tps"])
+            finally:
+                if hog:
+                    hog.kill()
+                    hog.wait()
+    for name, _ in settings:
+        q, b = statistics.median(res[name]["quiet"]), statistics.median(res[name]["busy"])
+        print(f"| {name} | {q:.1f} | {b:.1f} | {b / q:.2f} | {os.getloadavg()[0]:.1f} |")
+
+
+def batch(args) -> None:
+    texts = heldout_texts()
+    with tempfile.TemporaryDirectory() as tmp:
+        inp = Path(tmp) / "in.jsonl"
+        inp.write_text("".join(json.dumps({"id": f"p{i}", "prompt": " ".join(texts[i].split()[:30])}) + "\n"
+                               for i in range(32)))
+        speeds = {}
+        for bs in (1, 8, 32):
+            out = Path(tmp) / f"out{bs}.jsonl"
+            cmd = [args.dlm, "batch", "-q", "-m", args.model, "-i", str(inp), "-o", str(out), "--overwrite",
+                   "-n", "64", "--steps", "64", "--block-length", "32", "--temperature", "0",
+                   "--batch-size", str(bs), "--cache", "dual"]
+            if args.threads:
+                cmd += ["-t", str(args.threads)]
+            t0 = time.time()
+            subprocess.run(cmd, check=True)
+            speeds[bs] = 32 * 64 / (time.time() - t0)
+    print(f"\nBatch (dual, 32 prompts, 64 new tokens, incl. load, -t {args.threads}; {load_text()}): "
+          + ", ".join(f"batch {bs} {s:.1f} tok/s ({s / speeds[1]:.2f}x)" for bs, s in speeds.items()))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--dlm", default=str(ROOT / "build" / "dlm"))
+    ap.add_argument("--model", default=str(SHIPPED_MODEL))
+    ap.add_argument("--baseline", help="an older export of the same model (floor and before sections)")
+    ap.add_argument("--before", help="an older dlm build, run with --baseline (before section)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--prompts", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=1, help="threads section: rounds of interleaved runs")
+    ap.add_argument("--only", default="floor,peer,cache,threads,batch")
+    args = ap.parse_args()
+    sections = {"floor": floor, "before": before, "peer": peer, "cache": cache, "threads": threads, "batch": batch}
+    for name in args.only.split(","):
+        sections[name](args)
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
