@@ -165,7 +165,7 @@ def random_weights(arch: Arch, dtype: str, seed: int = 0):
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, p in model.named_parameters():
-            if name.endswith("norm.weight"):
+            if name.endswith("norm.weight") or p.numel() == 0:  # empty: an absent bias or tied head
                 continue
             rows = p.shape[0] if p.dim() > 0 else 1
             step = max(1, (16 << 20) // max(1, p.numel() // rows))  # ~64 MB of float32 a slice
