@@ -8,4 +8,4 @@ bash scripts/setup.sh
 bash scripts/build.sh -DDLM_BUILD_TESTS=OFF
 prompt="${1:-And God said unto Noah,}"
 shift || true
-exec ./build/dlm generate -p "$prompt" --temperature 0.8 --stats "$@"
+exec ./build/dlm generate --config configs/kjv-tiny.toml -p "$prompt" --stats "$@"

@@ -315,7 +315,7 @@ TEST_CASE("dlm generate runs every rule, style and preset from the command line"
         "--config " + configs + "eb-sampler.toml",
         "--eos suppress", "--eos defer", "--stop ,", "--config " + configs + "dream.toml",
         "--config " + configs + "fast-dllm.toml", "--config " + configs + "mdlm.toml",
-        "--config " + configs + "llada.toml"}) {
+        "--config " + configs + "llada.toml", "--config " + configs + "kjv-tiny.toml"}) {
     INFO(args);
     const auto r = run_dlm("generate -q -t 1 --json -n 16 --steps 16 " + args + " " + kPrompt);
     REQUIRE(r.exit_code == 0);

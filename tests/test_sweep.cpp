@@ -249,6 +249,41 @@ TEST_CASE("issue 14's axes: eb-gamma, suffix-window, elastic-gamma", "[sweep]") 
   CHECK(run.size() == 2 * 2 * 1 + 2 * 2 * 2 + 2 * 1 + 2 * 2);  // dual: 4 + 2; elastic: 8 + 4
 }
 
+TEST_CASE("the default cache axis is what dlm generate runs by default", "[sweep]") {
+  const dlm::SweepGrid defaults;
+  CHECK(defaults.cache == std::vector<std::string>{"auto"});
+  CHECK(dlm::axis_text(defaults, "cache") == "auto");
+  CHECK(dlm::parse_cache_axis("AUTO,Dual") == std::vector<std::string>{"auto", "dual"});
+  dlm::GenerateOptions base;  // generate's defaults: --cache auto
+  REQUIRE(base.cache == dlm::CacheMode::kAuto);
+  base.max_new_tokens = 8;
+  dlm::SweepGrid grid;
+  grid.steps = {8};
+  grid.cache = {"auto", "dual", "none"};
+  auto cells = dlm::expand_grid(grid, base);
+  REQUIRE(cells.size() == 3);
+  CHECK(cells[0].cache == "auto");  // resolved only once the checkpoint is known
+  dlm::check_cells(cells, model(), 5);
+  // The shipped model has the cache methods and the schedule is block: auto is dual, the
+  // cell is named and run as dual, and the explicit dual cell repeats it.
+  REQUIRE(model().supports_cache());
+  CHECK(dlm::resolve_cache(base, true) == dlm::CacheMode::kDual);
+  CHECK(cells[0].cache == "dual");
+  CHECK(cells[0].options.cache == dlm::CacheMode::kDual);
+  CHECK_THAT(cells[0].id, Contains("cache=dual"));
+  CHECK_FALSE(cells[0].skipped());
+  CHECK_THAT(cells[1].skip_reason, Contains("listed twice"));
+  CHECK_FALSE(cells[2].skipped());
+  // The timestep schedule cannot cache: there auto is none, as in dlm generate.
+  base.schedule = dlm::Schedule::kTimestep;
+  grid.cache = {"auto"};
+  auto timestep = dlm::expand_grid(grid, base);
+  dlm::check_cells(timestep, model(), 5);
+  CHECK(timestep[0].cache == "none");
+  CHECK_THAT(timestep[0].id, Contains("cache=none"));
+  CHECK_FALSE(timestep[0].skipped());
+}
+
 TEST_CASE("token entropy and distinct-2 on hand-made token lists", "[sweep][metrics]") {
   CHECK(dlm::token_entropy({}) == 0.0);
   CHECK(dlm::token_entropy({7}) == 0.0);
@@ -442,6 +477,33 @@ TEST_CASE("dlm sweep end to end, then resume after losing a cell", "[sweep][cli]
     CHECK(cell["in_place"].is_number());
   }
   CHECK(sweep["references"]["judge_ppl"].get<double>() > 1.0);
+  // The default cache axis is generate's auto: dual for the shipped model.
+  CHECK(sweep["cells"][0]["cache"] == "dual");
+  // samples.jsonl: every prompt's completion of every cell, in prompt order.
+  const auto samples = lines_of(dlm_test::read_file(dir.file("out/samples.jsonl")));
+  REQUIRE(samples.size() == 2 * 3);
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    const json s = json::parse(samples[i]);
+    const json& c = sweep["cells"][i / 3];
+    INFO("sample " << i << ": " << samples[i]);
+    CHECK(s["cell"] == c["id"]);
+    CHECK(s["settings_key"] == c["settings_key"]);
+    CHECK(s["index"] == i % 3);
+    CHECK(s["completion"].is_string());
+    CHECK(s["token_ids"] == c["token_ids"][i % 3]);
+    CHECK(s["completion_tokens"] == s["token_ids"].size());
+    CHECK(s["judge_tokens"].get<int>() >= 0);
+    if (i % 3 == 0) {
+      CHECK(s["id"] == "Job 26:8");
+      CHECK(s["prompt"] == "He bindeth up the waters in his");
+      CHECK(s["reference"] == "thick clouds; and the cloud is not rent under them.");
+      CHECK(s["completion"] == c["sample"]);  // the cell's one sample is the first prompt's
+    }
+    if (i % 3 == 2) {
+      CHECK(s["id"] == "4");  // no id: the line number
+      CHECK(s["reference"].is_null());
+    }
+  }
   const auto csv = lines_of(dlm_test::read_file(dir.file("out/sweep.csv")));
   REQUIRE(csv.size() == 3);
   CHECK_THAT(csv[0], StartsWith("id,status,reason,steps,"));
@@ -460,6 +522,13 @@ TEST_CASE("dlm sweep end to end, then resume after losing a cell", "[sweep][cli]
   CHECK(again["cells"].size() == 2);
   CHECK(lines_of(dlm_test::read_file(dir.file("out/cells.jsonl"))).size() == 2);
   CHECK(lines_of(dlm_test::read_file(dir.file("out/sweep.csv"))).size() == 3);
+  // The lost cell's samples were dropped before it ran again: each cell's samples once.
+  const auto resumed_samples = lines_of(dlm_test::read_file(dir.file("out/samples.jsonl")));
+  REQUIRE(resumed_samples.size() == 2 * 3);
+  std::map<std::string, int> per_cell;
+  for (const auto& line : resumed_samples) ++per_cell[json::parse(line)["cell"].get<std::string>()];
+  CHECK(per_cell.size() == 2);
+  for (const auto& [id, count] : per_cell) CHECK(count == 3);
 
   // A third run with nothing left to do, without -q: the failed plot is one warning line.
   const CliResult third = run_dlm("sweep -t 1 -n 8 --steps 4,8 -i " + shell_quote(prompts) +
@@ -472,6 +541,22 @@ TEST_CASE("dlm sweep end to end, then resume after losing a cell", "[sweep][cli]
   CHECK(warnings == 1);
   CHECK_THAT(third.err, Contains("sweep.png not drawn"));
   CHECK_THAT(third.err, Contains("0 cells run, 2 resumed"));
+  CHECK_THAT(third.err, !Contains("resolved"));  // only with -v
+
+  // -v prints the resolved settings: files, every single-valued option, every axis.
+  const CliResult verbose = run_dlm("sweep -v -t 1 -n 8 --steps 4,8 --temperature 0.5 -i " +
+                                    shell_quote(prompts) + " -o " + shell_quote(dir.file("v")) +
+                                    " --limit 1 --no-plot");
+  INFO("stderr with -v: " << verbose.err);
+  REQUIRE(verbose.exit_code == 0);
+  CHECK_THAT(verbose.err, Contains("resolved: model "));
+  CHECK_THAT(verbose.err, Contains("judge "));
+  CHECK_THAT(verbose.err, Contains("(1 used, --limit 1)"));
+  CHECK_THAT(verbose.err, Contains("resolved single-valued options: "));
+  CHECK_THAT(verbose.err, Contains("--temperature 0.5"));
+  CHECK_THAT(verbose.err, Contains("--max-new-tokens 8"));
+  CHECK_THAT(verbose.err, Contains("resolved grid: --steps 4,8"));
+  CHECK_THAT(verbose.err, Contains("--cache auto (auto: dual here)"));
 
   // Other single-valued settings do not mix into this directory.
   require_usage_failure("sweep -q -t 1 -n 4 --steps 4 -i " + shell_quote(prompts) + " -o " +

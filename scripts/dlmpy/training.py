@@ -9,7 +9,8 @@ bf16 autocast on CUDA, held-out evaluation every --eval-seconds, and resumable f
 (--sitting-minutes); each run resumes from OUT/last.pt. OUT/best.pt keeps the weights with
 the best held-out loss, OUT/best_weights.{json,bin} the same as raw float32 (readable by any
 torch; a tied output head is stored once, as embed.weight), OUT/model_args.json the shape,
-OUT/log.jsonl one record per evaluation.
+OUT/log.jsonl one record per evaluation. --init-from starts from trained weights (fine-tuning;
+the first record is then their held-out loss at step 0, before any update).
 """
 from __future__ import annotations
 
@@ -70,6 +71,9 @@ def add_options(ap: argparse.ArgumentParser, *, out: Path, batch: int, seq_len: 
                     help="training time between held-out evaluations")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    ap.add_argument("--init-from", metavar="PATH",
+                    help="start from these weights (a dlm checkpoint .pt or a training folder) "
+                         "instead of a random init; ignored when OUT/last.pt resumes a run")
     for field, value in model_defaults.to_dict().items():
         if field not in FIXED_FIELDS:
             kind = parse_bool if isinstance(value, bool) else type(value)
@@ -156,6 +160,23 @@ def load_best_weights(folder: Path, margs: ModelArgs) -> Dict[str, Tensor]:
     return state
 
 
+def initial_weights(path: Path, margs: ModelArgs) -> Dict[str, Tensor]:
+    """The weights of --init-from: a dlm checkpoint (its scripted module's state dict) or
+    a training folder (load_best_weights); its architecture must be `margs`."""
+    if path.is_dir():
+        theirs = json.loads((path / "model_args.json").read_text())
+        state = None
+    else:
+        from dlmpy.checkpoint import load
+        ck = load(path)
+        theirs, state = ck.config["architecture"], ck.module.state_dict()
+    if theirs != margs.to_dict():
+        diff = {k: (theirs.get(k), v) for k, v in margs.to_dict().items() if theirs.get(k) != v}
+        raise SystemExit(f"--init-from {path}: architecture differs from the options "
+                         f"(theirs, ours): {diff}; pass the matching model options")
+    return load_best_weights(path, margs) if state is None else state
+
+
 def train(args: argparse.Namespace, margs: ModelArgs, task: Task) -> None:
     """Train (or resume) in args.out until the schedule or this sitting ends."""
     torch.set_num_threads(args.threads)
@@ -173,6 +194,9 @@ def train(args: argparse.Namespace, margs: ModelArgs, task: Task) -> None:
         opt.load_state_dict(ck["opt"])
         state = ck["state"]
         print(f"resumed at step {state['step']}, {state['elapsed'] / 60:.1f} min", flush=True)
+    elif getattr(args, "init_from", None):
+        model.load_state_dict(initial_weights(Path(args.init_from), margs))
+        print(f"initial weights from {args.init_from}", flush=True)
     (out / "model_args.json").write_text(json.dumps(margs.to_dict(), indent=1))
     gen = torch.Generator().manual_seed(state["step"] + task.seed)
     use_bf16 = args.device.startswith("cuda")
@@ -201,6 +225,8 @@ def train(args: argparse.Namespace, margs: ModelArgs, task: Task) -> None:
         log.flush()
         print(rec, flush=True)
 
+    if state["step"] == 0 and getattr(args, "init_from", None):
+        checkpoint()  # the starting point's held-out loss: the bar the fine-tuning must beat
     last_eval = time.time()
     model.train()
     while state["elapsed"] < budget and time.time() < sitting_end:

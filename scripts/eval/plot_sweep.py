@@ -9,7 +9,12 @@ Reads DIR/sweep.json (written by `dlm sweep`) and writes a PNG with three panels
   2. judge perplexity versus forward calls per generated token (both axes log scale), the
      same lines: the frontier is the lower left;
   3. share of reference words reproduced in place versus steps (when prompts had
-     references), with distinct-2 dashed: repetitive text shows as a distinct-2 drop.
+     references; left axis, scaled to its data), with distinct-2 dashed on the right axis
+     (scaled to its data): repetitive text shows as a distinct-2 drop.
+
+Log axes carry plain tick labels (2, 5, 10, 20, ...; 1/8, 1/4, 1/2, 1, 2 ... on the base-2 axes), not
+powers of ten, and one legend for the figure sits below the panels (colour: the line's
+settings; in panel 3 solid: in place, dashed: distinct-2), so no legend covers a point.
 
 The judge perplexity of the reference continuations themselves, when present, is drawn
 as a dotted horizontal line (real text; repetitive generated text can score below it).
@@ -22,16 +27,21 @@ Usage: /usr/bin/python3 scripts/eval/plot_sweep.py DIR/sweep.json [OUT.png]   (d
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections import defaultdict
+from fractions import Fraction
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import ScalarFormatter  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator  # noqa: E402
 
 Cell = Dict[str, object]
 AXES = ("algorithm", "threshold", "factor", "alg_temp", "eb_gamma", "suffix_window", "block_length",
@@ -82,69 +92,142 @@ def xy(points: List[Cell], x: str, y: str) -> Tuple[List[float], List[float]]:
     return [float(value(p, x)) for p in keep], [float(value(p, y)) for p in keep]
 
 
-def main() -> None:
-    if len(sys.argv) not in (2, 3):
-        raise SystemExit(__doc__.strip().splitlines()[-1])
-    source = Path(sys.argv[1])
-    out = Path(sys.argv[2]) if len(sys.argv) == 3 else source.with_name("sweep.png")
-    sweep = json.loads(source.read_text())
+def plain(v: float, fractions: bool = False) -> str:
+    """A tick label without powers of ten: 0.5, 3, 20, 1500; with `fractions` (base-2
+    axes) 1/2, 1/4, 1/8 below 1."""
+    if fractions and 0 < v < 1:
+        f = Fraction(v).limit_denominator(4096)
+        if f.numerator == 1:
+            return f"1/{f.denominator}"
+    return f"{v:,.4g}".replace(",", "")
+
+
+def log_ticks(lo: float, hi: float, base: int) -> List[float]:
+    """Tick values covering [lo, hi] on a log axis: powers of 2 (base 2), else 1, 2, 5
+    times powers of ten, thinned to at most 8; a narrow range gets its ends as well."""
+    lo, hi = min(lo, hi), max(lo, hi)
+    if base == 2:
+        ticks = [2.0 ** k for k in range(math.floor(math.log2(lo)), math.ceil(math.log2(hi)) + 1)]
+    else:
+        ticks = [m * 10.0 ** k for k in range(math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 1)
+                 for m in (1, 2, 5)]
+    ticks = [t for t in ticks if lo / 1.05 <= t <= hi * 1.05]
+    while len(ticks) > 8:
+        ticks = ticks[::2]
+    if len(ticks) < 2:
+        ticks = sorted(set(ticks + [float(f"{lo:.2g}"), float(f"{hi:.2g}")]))
+    return ticks
+
+
+def plain_log_axis(ax: Axes, which: str, values: Sequence[float], base: int = 10) -> None:
+    """Log scale on `which` ("x" or "y") with plain labels at log_ticks of the data."""
+    values = [v for v in values if v and v > 0]
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    (ax.set_xscale if which == "x" else ax.set_yscale)("log", base=base)
+    if not values:
+        return
+    axis.set_major_locator(FixedLocator(log_ticks(min(values), max(values), base)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: plain(v, fractions=base == 2)))
+    axis.set_minor_locator(NullLocator())
+    axis.set_minor_formatter(NullFormatter())
+
+
+def padded(values: Sequence[float], share: float = 0.08) -> Tuple[float, float]:
+    """Axis limits around the data with a margin (a flat line gets one of its own)."""
+    lo, hi = min(values), max(values)
+    pad = (hi - lo) * share or max(abs(hi) * share, 1.0)
+    return lo - pad, hi + pad
+
+
+def draw(sweep: dict) -> Figure:
+    """The figure of a sweep.json's finished cells (ValueError when there are none)."""
     cells = [c for c in sweep["cells"] if c.get("status") == "done"]
     if not cells:
-        raise SystemExit(f"{source}: no finished cells to plot")
+        raise ValueError("no finished cells to plot")
     lines = group_lines(cells)
     floor = (sweep.get("references") or {}).get("judge_ppl")
     settings = sweep.get("settings", {})
     has_match = any(c.get("in_place") is not None for c in cells)
 
-    fig, axes = plt.subplots(1, 3 if has_match else 2, figsize=(17 if has_match else 12, 5))
+    fig, axes = plt.subplots(1, 3 if has_match else 2, figsize=(17 if has_match else 12, 5.6))
     frontier, by_steps = axes[0], axes[1]
+    distinct_axis = axes[2].twinx() if has_match else None
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    handles: List[Line2D] = []
+    seen: Dict[str, List[float]] = defaultdict(list)  # every value drawn, per axis
     for i, (label, points) in enumerate(sorted(lines.items())):
         color = colors[i % len(colors)]
         x, y = xy(points, "tokens_per_s", "judge_ppl")
-        frontier.plot(x, y, "o-", color=color, label=label)
+        handles += frontier.plot(x, y, "o-", color=color, label=label)
+        seen["tokens_per_s"] += x
+        seen["judge_ppl"] += y
         for p in points:
             if p.get("tokens_per_s") is not None and p.get("judge_ppl") is not None:
                 frontier.annotate(f"{p['nfe_per_prompt']:.0f} NFE" if parallel(p) else str(p["steps"]),
                                   (float(p["tokens_per_s"]), float(p["judge_ppl"])),
-                                  textcoords="offset points", xytext=(4, 4), fontsize=7,
+                                  textcoords="offset points", xytext=(4, 4), fontsize=8,
                                   color=color)
         x, y = xy(points, "calls_per_token", "judge_ppl")
-        by_steps.plot(x, y, "o-", color=color, label=label)
+        by_steps.plot(x, y, "o-", color=color)
+        seen["calls_per_token"] += x
         if has_match:
             x, y = xy(points, "steps", "in_place")
-            axes[2].plot(x, [100 * v for v in y], "o-", color=color, label=f"{label}: in place")
+            axes[2].plot(x, [100 * v for v in y], "o-", color=color)
+            seen["steps"] += x
+            seen["in_place"] += [100 * v for v in y]
             x, y = xy(points, "steps", "distinct2")
-            axes[2].plot(x, [100 * v for v in y], "s--", color=color, alpha=0.6,
-                         label=f"{label}: distinct-2")
+            distinct_axis.plot(x, [100 * v for v in y], "s--", color=color, alpha=0.7)
+            seen["steps"] += x
+            seen["distinct2"] += [100 * v for v in y]
     for ax in (frontier, by_steps):
         if floor:
-            ax.axhline(floor, color="gray", linestyle=":", label=f"references ({floor:.1f})")
-        ax.set_yscale("log")
-        ax.yaxis.set_major_formatter(ScalarFormatter())
+            ax.axhline(floor, color="gray", linestyle=":")
+        plain_log_axis(ax, "y", seen["judge_ppl"] + ([floor] if floor else []))
         ax.set_ylabel("judge perplexity (log scale; lower is more predictable)")
-        ax.grid(alpha=0.3, which="both")
-    frontier.set_xlabel("tokens/s (generated positions per second)")
+        ax.grid(alpha=0.3)
+    if floor:
+        handles.append(Line2D([], [], color="gray", linestyle=":",
+                              label=f"reference continuations (judge ppl {floor:.1f})"))
+    plain_log_axis(frontier, "x", seen["tokens_per_s"])
+    frontier.set_xlabel("tokens/s (generated positions per second; log scale)")
     frontier.set_title("speed/quality frontier (point labels: steps)")
-    frontier.legend(fontsize=7)
-    steps_label = "steps (threshold/factor: forward calls per prompt)"
-    by_steps.set_xscale("log", base=2)
-    by_steps.xaxis.set_major_formatter(ScalarFormatter())
-    by_steps.set_xlabel("forward calls per generated token (NFE / -n)")
+    plain_log_axis(by_steps, "x", seen["calls_per_token"], base=2)
+    by_steps.set_xlabel("forward calls per generated token (NFE / -n; log scale)")
     by_steps.set_title("judge perplexity vs forward calls per token")
     if has_match:
-        axes[2].set_xscale("log", base=2)
-        axes[2].xaxis.set_major_formatter(ScalarFormatter())
-        axes[2].set_xlabel(steps_label)
-        axes[2].set_ylabel("%")
-        axes[2].set_title("reference words in place (solid), distinct-2 (dashed)")
+        plain_log_axis(axes[2], "x", seen["steps"], base=2)
+        axes[2].set_xlabel("steps (threshold/factor/EB: forward calls per prompt; log scale)")
+        if seen["in_place"]:
+            axes[2].set_ylim(*padded(seen["in_place"]))
+        if seen["distinct2"]:
+            distinct_axis.set_ylim(*padded(seen["distinct2"]))
+        axes[2].set_ylabel("reference words in place, % (solid)")
+        distinct_axis.set_ylabel("distinct-2, % (dashed)")
+        axes[2].set_title("words in place (solid, left) and distinct-2 (dashed, right)")
         axes[2].grid(alpha=0.3)
-        axes[2].legend(fontsize=6, loc="best")
+        handles += [Line2D([], [], color="black", marker="o", label="panel 3: in place (left axis)"),
+                    Line2D([], [], color="black", marker="s", linestyle="--", alpha=0.7,
+                           label="panel 3: distinct-2 (right axis)")]
+    fig.legend(handles=handles, loc="lower center", ncol=min(4, len(handles)), fontsize=9,
+               frameon=False)
     fig.suptitle(f"dlm sweep: {Path(sweep['model']['path']).name}, "
                  f"{sweep['prompts']['count']} prompts, -n {settings.get('max_new_tokens')}, "
                  f"temperature {settings.get('temperature')}, judge "
                  f"{Path(sweep['judge']['path']).name}", fontsize=10)
-    fig.tight_layout()
+    rows = math.ceil(len(handles) / min(4, len(handles)))
+    fig.tight_layout(rect=(0, 0.04 + 0.045 * rows, 1, 1))  # room for the legend below
+    return fig
+
+
+def main() -> None:
+    if len(sys.argv) not in (2, 3):
+        raise SystemExit(__doc__.strip().splitlines()[-1])
+    source = Path(sys.argv[1])
+    out = Path(sys.argv[2]) if len(sys.argv) == 3 else source.with_name("sweep.png")
+    try:
+        fig = draw(json.loads(source.read_text()))
+    except ValueError as e:
+        raise SystemExit(f"{source}: {e}")
     fig.savefig(out, dpi=110)
     print(f"wrote {out}")
 

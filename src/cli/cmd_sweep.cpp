@@ -28,8 +28,10 @@ struct SweepCommand {
 // What the axis form of an option adds to its help.
 std::string axis_help(const OptionSpec& spec) {
   if (spec.name == "cache") {
-    return "Axis: key/value cache modes (none, prefix, dual); with --schedule timestep or a "
-           "checkpoint without the cache methods, prefix and dual cells are skipped";
+    return "Axis: key/value cache modes (auto, none, prefix, dual, elastic); auto is what dlm "
+           "generate runs by default (dual when the checkpoint has the cache methods and the "
+           "schedule is block, else none); with --schedule timestep or a checkpoint without "
+           "the cache methods, prefix, dual and elastic cells are skipped";
   }
   const bool can_be_off = spec.type == ValueType::kOptionalNumber || spec.name == "alg-temp";
   return fmt::format("Axis (comma-separated{}): {}", can_be_off ? ", 'none' for off" : "",

@@ -4,7 +4,6 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -15,8 +14,6 @@
 
 namespace dlm {
 namespace {
-
-const std::vector<std::string> kCacheModes{"none", "prefix", "dual", "elastic"};
 
 // The comma-separated elements of an axis; an empty list or element is an error.
 std::vector<std::string> split_axis(const std::string& option, const std::string& text) {
@@ -114,16 +111,8 @@ std::vector<Algorithm> parse_algorithm_axis(const std::string& text) {
 }
 
 std::vector<std::string> parse_cache_axis(const std::string& text) {
-  std::vector<std::string> modes;
-  for (const auto& item : split_axis("--cache", text)) {
-    std::string mode = item;  // in any case, as every name
-    for (auto& c : mode) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (std::find(kCacheModes.begin(), kCacheModes.end(), mode) == kCacheModes.end()) {
-      throw UsageError(fmt::format("--cache '{}' is not known; valid: {}", item,
-                                   fmt::join(kCacheModes, ", ")));
-    }
-    modes.push_back(mode);
-  }
+  std::vector<std::string> modes;  // the registry's names, in any case, as `dlm generate`
+  for (const auto& item : split_axis("--cache", text)) modes.push_back(to_string(parse_cache_mode(item)));
   return modes;
 }
 
@@ -253,6 +242,18 @@ void check_cells(std::vector<SweepCell>& cells, const Checkpoint& checkpoint,
       continue;
     }
     seen_id[cell.id] = true;
+    if (cell.cache == "auto") {
+      // What `dlm generate` runs by default: the cell is named by the mode it runs, so it
+      // resumes (and repeats) as that mode's cell.
+      cell.options.cache = resolve_cache(cell.options, checkpoint.supports_cache());
+      cell.cache = to_string(cell.options.cache);
+      cell.id = cell_id(cell.options, cell.cache);
+      if (seen_id[cell.id]) {
+        cell.skip_reason = "listed twice in the grid (--cache auto is " + cell.cache + " here)";
+        continue;
+      }
+      seen_id[cell.id] = true;
+    }
     try {
       validate(cell.options, checkpoint, longest_prompt_tokens);
     } catch (const UsageError& e) {

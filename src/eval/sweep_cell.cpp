@@ -68,7 +68,8 @@ QualitySummary measure_quality(const Judge& judge, const std::vector<SweepPrompt
   double tokens = 0.0;
   for (std::size_t i = 0; i < completions.size(); ++i) {
     const Completion& c = completions[i];
-    q.judge += judge.score(prompts[i].prompt, c.text);
+    q.each.push_back(judge.score(prompts[i].prompt, c.text));
+    q.judge += q.each.back();
     tokens += static_cast<double>(c.token_ids.size());
     if (!c.token_ids.empty()) entropy.add(token_entropy(c.token_ids));
     if (const auto d = distinct_2(c.token_ids)) distinct.add(*d);
@@ -135,7 +136,10 @@ CellResult run_cell(Checkpoint& model, const Judge& judge, const std::vector<Swe
               : 0.0;
   r.quality = measure_quality(judge, prompts, completions);
   r.sample = completions.empty() ? std::string() : completions.front().text;
-  for (const Completion& c : completions) r.token_ids.push_back(c.token_ids);
+  for (Completion& c : completions) {
+    r.texts.push_back(std::move(c.text));
+    r.token_ids.push_back(std::move(c.token_ids));
+  }
   r.prompts = static_cast<std::int64_t>(prompts.size());
   r.repeats = std::max(repeats, 1);
   r.elapsed_s = seconds_since(t_cell);

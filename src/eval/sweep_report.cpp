@@ -140,6 +140,30 @@ Json quality_record(const QualitySummary& q) {
   return j;
 }
 
+std::vector<Json> sample_records(const SweepCell& cell, const CellResult& result,
+                                 const std::vector<SweepPrompt>& prompts,
+                                 const std::string& settings_key) {
+  std::vector<Json> out;
+  for (std::size_t i = 0; i < result.texts.size() && i < prompts.size(); ++i) {
+    Json j;
+    j["cell"] = cell.id;
+    j["settings_key"] = settings_key;
+    j["index"] = i;
+    j["id"] = prompts[i].id;
+    j["prompt"] = prompts[i].prompt;
+    j["reference"] = prompts[i].reference ? Json(*prompts[i].reference) : Json(nullptr);
+    j["completion"] = result.texts[i];
+    j["completion_tokens"] = i < result.token_ids.size() ? result.token_ids[i].size() : 0;
+    j["token_ids"] = i < result.token_ids.size() ? Json(result.token_ids[i]) : Json::array();
+    if (i < result.quality.each.size()) {
+      j["judge_nll"] = result.quality.each[i].nll;
+      j["judge_tokens"] = result.quality.each[i].tokens;
+    }
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
 Json cell_record(const SweepCell& cell, const CellResult* result, const std::string& settings_key) {
   const GenerateOptions& o = cell.options;
   Json j;
@@ -240,6 +264,26 @@ void SweepOutput::load_finished(const std::string& settings_key) {
     for (const auto& r : records_) clean += r.dump() + "\n";
     write_atomically(file, clean);
   }
+  keep_finished_samples();
+}
+
+void SweepOutput::keep_finished_samples() const {
+  const std::string file = path("samples.jsonl");
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return;
+  std::string kept, line;
+  bool dropped = false;
+  while (std::getline(in, line)) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const Json sample = Json::parse(line, nullptr, false);  // a torn line is discarded
+    if (!sample.is_discarded() && sample.is_object() && sample.contains("cell") &&
+        sample.at("cell").is_string() && finished(sample.at("cell").get<std::string>())) {
+      kept += line + "\n";
+    } else {
+      dropped = true;
+    }
+  }
+  if (dropped || in.bad()) write_atomically(file, kept);
 }
 
 bool SweepOutput::finished(const std::string& id) const {
@@ -249,10 +293,17 @@ bool SweepOutput::finished(const std::string& id) const {
   return false;
 }
 
-void SweepOutput::append(const Json& record) {
+void SweepOutput::append(const Json& record, const std::vector<Json>& samples) {
   // Opened on the first finished cell, as batch output is: whole lines, synced each time
   // (a cell takes seconds), a torn tail from an interrupted run dropped first.
-  if (!cells_) cells_ = std::make_unique<JsonlOutput>(path("cells.jsonl"), true, false, 0.0);
+  if (!cells_) {
+    samples_ = std::make_unique<JsonlOutput>(path("samples.jsonl"), true, false, 3600.0);
+    cells_ = std::make_unique<JsonlOutput>(path("cells.jsonl"), true, false, 0.0);
+  }
+  for (const Json& sample : samples) {
+    samples_->append(sample.dump(-1, ' ', false, Json::error_handler_t::replace));
+  }
+  samples_->sync();
   cells_->append(record.dump(-1, ' ', false, Json::error_handler_t::replace));
   records_.push_back(record);
 }

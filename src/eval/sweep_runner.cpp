@@ -1,6 +1,7 @@
 #include "dlm/eval/sweep_runner.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -95,6 +96,31 @@ std::string describe(const CellResult& r) {
                      r.quality.judge.perplexity(), r.quality.distinct2.value_or(0.0), r.elapsed_s);
 }
 
+// The settings the run resolved to (defaults, preset and command line together), for -v:
+// the files, every single-valued sampling option, and every axis, `auto` cache resolved.
+void log_resolved(const SweepSettings& s, std::size_t prompt_count, const Checkpoint& model) {
+  spdlog::debug("resolved: model {}, judge {}, prompts {} ({} used, --limit {}), out {}, "
+                "repeats {}, batch size {}, threads {}, device {}, plot {}", s.model, s.judge,
+                s.prompts, prompt_count, s.limit, s.out_dir, s.repeats, s.batch_size,
+                s.runtime.threads, s.runtime.device, s.plot ? "yes" : "no");
+  std::vector<std::string> single, axes;
+  for (const auto& spec : option_registry()) {
+    if (spec.axis) {
+      std::string values = axis_text(s.grid, spec.name);
+      if (spec.name == "cache" &&
+          std::find(s.grid.cache.begin(), s.grid.cache.end(), "auto") != s.grid.cache.end()) {
+        values += fmt::format(" (auto: {} here)",
+                              to_string(resolve_cache(s.base, model.supports_cache())));
+      }
+      axes.push_back(fmt::format("--{} {}", spec.name, values));
+    } else {
+      single.push_back(fmt::format("--{} {}", spec.name, option_text(spec, s.base)));
+    }
+  }
+  spdlog::debug("resolved single-valued options: {}", fmt::join(single, ", "));
+  spdlog::debug("resolved grid: {}", fmt::join(axes, ", "));
+}
+
 }  // namespace
 
 SweepSummary run_sweep(const SweepSettings& s) {
@@ -120,6 +146,7 @@ SweepSummary run_sweep(const SweepSettings& s) {
   }
   spdlog::info("{} prompts from {}; model {}, judge {}", prompts.size(), s.prompts, s.model,
                s.judge);
+  log_resolved(s, prompts.size(), *model);
 
   Json meta;
   meta["dlm"] = build_info();
@@ -179,7 +206,8 @@ SweepSummary run_sweep(const SweepSettings& s) {
       warmed_up = true;
     }
     const CellResult result = run_cell(*model, judge, prompts, cell, s.repeats, s.batch_size);
-    output.append(cell_record(cell, &result, settings_key));
+    output.append(cell_record(cell, &result, settings_key),
+                  sample_records(cell, result, prompts, settings_key));
     ++summary.cells_run;
     spdlog::info("{}: {}", where, describe(result));
     write();

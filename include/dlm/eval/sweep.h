@@ -25,7 +25,9 @@ struct SweepGrid {
   std::vector<std::optional<double>> eb_gamma{std::nullopt};
   std::vector<std::int64_t> suffix_window{0};  // 0: off
   std::vector<double> elastic_gamma{0.9};      // read by --cache elastic cells only
-  std::vector<std::string> cache{"none"};
+  // auto: what `dlm generate` uses by default (dual when the checkpoint has the cache
+  // methods and the schedule is block, else none), resolved per cell by check_cells.
+  std::vector<std::string> cache{"auto"};
 };
 
 // Axis parsers: `text` is the option's value, `option` its name for messages. Each
@@ -35,7 +37,7 @@ std::vector<std::int64_t> parse_int_axis(const std::string& option, const std::s
 std::vector<std::optional<double>> parse_optional_axis(const std::string& option,
                                                        const std::string& text);
 std::vector<Algorithm> parse_algorithm_axis(const std::string& text);
-// Cache modes: none, prefix, dual.
+// Cache modes: auto, none, prefix, dual, elastic (any case).
 std::vector<std::string> parse_cache_axis(const std::string& text);
 
 // The axis of registry option `name` (OptionSpec::axis) from its comma-separated text,
@@ -68,7 +70,9 @@ std::vector<SweepCell> expand_grid(const SweepGrid& grid, const GenerateOptions&
 // skipped; cells only some of which fail are skipped later by check_cells.
 void check_grid(const SweepGrid& grid, const GenerateOptions& base);
 
-// Marks cells that cannot run as skipped, with the reason: dlm::validate's message for
+// Resolves --cache auto cells to the mode `dlm generate` would run with this checkpoint
+// (their id and `cache` then name that mode), and marks cells that cannot run as skipped,
+// with the reason: dlm::validate's message for
 // `checkpoint` and the longest prompt, a cache mode this dlm lacks, or the same
 // effective run as an earlier cell (--threshold/--factor ignore --steps, the timestep
 // schedule ignores --block-length).

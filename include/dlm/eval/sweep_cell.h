@@ -28,6 +28,7 @@ struct QualitySummary {
   std::optional<double> match5;     // share of prompts with a reference whose first 5 words match
   std::optional<double> in_place;   // mean share of reference words reproduced in place
   double completion_tokens = 0.0;   // mean tokens before the end of sequence
+  std::vector<JudgeScore> each;     // the judge's score of every completion, in order
 };
 
 // Speed of one cell. Tokens are generated positions (-n per prompt), as `--stats` counts.
@@ -45,8 +46,11 @@ struct CellResult {
   SpeedSummary speed;
   QualitySummary quality;
   std::string sample;  // the first prompt's completion
-  // Every prompt's completion ids (first repeat), in prompt order: token agreement
-  // between cells (scripts/eval/agreement.py) reads them from cells.jsonl.
+  // Every prompt's completion (first repeat), in prompt order: the samples file
+  // (samples.jsonl) holds them all.
+  std::vector<std::string> texts;
+  // Every prompt's completion ids, in prompt order: token agreement between cells
+  // (scripts/eval/agreement.py) reads them from cells.jsonl.
   std::vector<std::vector<std::int64_t>> token_ids;
   double elapsed_s = 0.0;
   std::int64_t prompts = 0;
