@@ -48,6 +48,7 @@ GenerateOptions options(CacheMode cache, std::int64_t n = 32, std::int64_t steps
   o.temperature = temperature;
   o.seed = 7;
   o.cache = cache;
+  o.eos = dlm::EosPolicy::kNone;  // every step runs: cached and uncached calls are compared
   return o;
 }
 

@@ -76,14 +76,14 @@ TEST_CASE("generate --chat renders the checkpoint's chat format; --system replac
 TEST_CASE("End of turn ends the text, token_ids and (--eos stop) the generation", "[chat][cli][eot]") {
   const std::string m = " -m " + shell_quote(chatml_model());
   // The shipped model continues "And God said" with " unto him, Behold, ..."; here "," is eot.
-  const auto r = run_shell(dlm_command("generate -q -t 1 -n 16 --json -p 'And God said'" + m));
+  const auto r = run_shell(dlm_command("generate -q -t 1 -n 16 --json --eos none -p 'And God said'" + m));
   REQUIRE(r.exit_code == 0);
   const json j = json::parse(r.out);
   CHECK(j["text"] == " unto him");
   CHECK(j["finish_reason"] == "stop");
   CHECK(j["token_ids"].size() == 2);
   CHECK(j["nfe"] == 16);
-  const auto stop = run_shell(dlm_command("generate -q -t 1 -n 16 --json --eos stop -p 'And God said'" + m));
+  const auto stop = run_shell(dlm_command("generate -q -t 1 -n 16 --json -p 'And God said'" + m));  // stop: the default
   REQUIRE(stop.exit_code == 0);
   CHECK(json::parse(stop.out)["text"] == " unto him");
   CHECK(json::parse(stop.out)["nfe"].get<int>() < 16);

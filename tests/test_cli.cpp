@@ -96,6 +96,24 @@ TEST_CASE("dlm --version prints the version and exits 0", "[cli]") {
   CHECK_THAT(r.out, Contains("commit " + dlm::build_commit()));  // the build's own commit
 }
 
+TEST_CASE("the build records its commit, or 'unknown' without git", "[cli]") {
+  TempDir dir;
+  const auto record = [&](const std::string& source) {
+    return std::string(DLM_CMAKE_COMMAND) + " -DOUTPUT=" + shell_quote(dir.file("commit.cpp")) +
+           " -DSOURCE_DIR=" + shell_quote(source) + " -P " +
+           shell_quote(std::string(DLM_SOURCE_DIR) + "/third_party/build_commit.cmake");
+  };
+  // No git on PATH, and a source folder that is not a checkout: the build still succeeds.
+  for (const std::string& how : {"env PATH=/nonexistent " + record(DLM_SOURCE_DIR),
+                                 record(dir.path().string())}) {
+    INFO(how);
+    REQUIRE(run_shell(how).exit_code == 0);
+    CHECK_THAT(dlm_test::read_file(dir.file("commit.cpp")),
+               Contains("std::string build_commit() { return \"unknown\"; }"));
+    std::filesystem::remove(dir.file("commit.cpp"));
+  }
+}
+
 TEST_CASE("dlm generate prints a completion", "[cli]") {
   const CliResult r = run_ok("generate -p \"And God said\" -n 16 --steps 16");
   CHECK(r.out.size() > 1);
@@ -604,4 +622,130 @@ TEST_CASE("--stats reports generated tokens/s and canvas positions/s apart", "[c
   CHECK_THAT(r.err, Contains(std::to_string(generated) + " tokens generated = "));
   CHECK_THAT(r.err, Contains("tokens/s, 16 canvas positions = "));
   CHECK_THAT(r.err, Contains("positions/s"));
+}
+
+TEST_CASE("presets are read as TOML: syntax errors name the file, line and column",
+          "[cli][usage][config]") {
+  TempDir dir;
+  const std::string path = dir.file("preset.toml");
+  const auto preset_failure = [&](const std::string& toml, const std::vector<std::string>& needles,
+                                  const std::string& extra = "") {
+    dlm_test::write_file(path, toml);
+    std::vector<std::string> all{path};
+    all.insert(all.end(), needles.begin(), needles.end());
+    require_usage_failure(kGenerate + " " + kPrompt + " --config " + shell_quote(path) + extra, all);
+  };
+  // Not TOML: each used to be read (steps 1, algorithm entropy, a range error).
+  preset_failure("max-new-tokens = 16\nsteps = [8, 16\n", {path + ":2:", "not valid TOML"});
+  preset_failure("algorithm = entropy\n", {path + ":1:13: not valid TOML", "algorithm = \"entropy\""});
+  preset_failure("steps =\n", {path + ":1:", "not valid TOML"});
+  // Valid TOML, bad for dlm: the same checks as the command line, at the value's place.
+  preset_failure("steps = [8, 16]\n", {path + ":1:9: 'steps' takes one value, not a list"});
+  preset_failure("\ntemperature = -1\n", {path + ":2:15:", "--temperature -1 must be a finite number >= 0"});
+  preset_failure("top-p = 1.5\n", {path + ":1:9:", "--top-p 1.5 is outside (0, 1]"});
+  preset_failure("algorithm = \"greedy\"\n", {"--algorithm 'greedy' is not known"});
+  preset_failure("seed = 9007199254740992\n", {"is above 2^53 - 1"});
+  dlm_test::write_file(path, "threads = 5000\n");  // CLI11's range check (no -t here)
+  require_usage_failure("generate -n 16 --steps 16 " + kPrompt + " --config " + shell_quote(path),
+                        {path + ":1:11: bad value for 'threads'"});
+  // A bad value is an error even where the command line overrides it.
+  preset_failure("steps = \"many\"\n", {path + ":1:9:", "--steps 'many' is not a whole number"});
+  preset_failure("visual = 1\n", {"'visual' is a switch; give true or false"});
+  preset_failure("max_new_tokens = 8\n", {path + ":1:1: unknown key 'max_new_tokens' (did you mean "
+                                          "'max-new-tokens'?)", "dlm generate --help"});
+  preset_failure("[batch]\nsteps = 8\n", {"unknown key 'batch'"});
+  preset_failure("config = \"other.toml\"\n", {"unknown key 'config'"});
+  // Switches that exclude each other do so in a preset too, and against the command line.
+  preset_failure("visual = true\njson = true\n", {"--json and --visual exclude each other"});
+  preset_failure("visual = true\n", {"exclude each other"}, " --json");
+  dlm_test::write_file(path, "prompt = \"And God said\"\n");
+  require_usage_failure(kGenerate + " -f - --config " + shell_quote(path),
+                        {path, "--prompt and --file exclude each other"});
+}
+
+TEST_CASE("presets take sections, lists and switches as the command line does", "[cli][config]") {
+  TempDir dir;
+  const std::string path = dir.file("preset.toml");
+  // A [generate] section, a list of stop strings, a switch left off, integers as floats.
+  dlm_test::write_file(path, "temperature = 0\n[generate]\nmax-new-tokens = 16\nsteps = 16\n"
+                             "stop = [\"LORD\", \"Amen\"]\nvisual = false\n");
+  const json j = run_json("generate -t 1 " + kPrompt + " --config " + shell_quote(path));
+  const json expected = run_json("generate -t 1 -n 16 --steps 16 --stop LORD --stop Amen " + kPrompt);
+  CHECK(j.at("token_ids") == expected.at("token_ids"));
+  CHECK(j.at("text") == expected.at("text"));
+  // dlm sweep reads its axes as TOML lists (or comma-separated strings): the grid check
+  // sees both lists before any model loads.
+  dlm_test::write_file(path, "steps = [4, 8]\nblock-length = \"0\"\n");
+  require_usage_failure("sweep -q -t 1 -n 8 -i prompts.jsonl -o " + shell_quote(dir.file("out")) +
+                            " --config " + shell_quote(path),
+                        {"--block-length 0"});
+}
+
+TEST_CASE("generation stops once the end of the text is final, unless a preset reproduces a "
+          "reference", "[cli]") {
+  // The same text either way: the steps after the end cannot change it.
+  const std::string prompt = "'In the beginning'";  // greedy, ends after about 12 tokens
+  const std::string args = "generate -q -t 1 -n 64 -p " + prompt;
+  const json stopped = run_json(args);
+  const json every_step = run_json(args + " --eos none");
+  CHECK(stopped.at("token_ids") == every_step.at("token_ids"));
+  CHECK(stopped.at("text") == every_step.at("text"));
+  REQUIRE(stopped.at("token_ids").size() < 48);  // the text ends in the first blocks...
+  CHECK(stopped.at("nfe").get<int>() < 64);      // ...and so does the generation
+  CHECK(every_step.at("nfe") == 64);
+  // configs/llada.toml reproduces LLaDA's generate.py, which runs every step.
+  CHECK(run_json("generate -q -t 1 -n 64 -p " + prompt + " --config " +
+                 shell_quote(std::string(DLM_SOURCE_DIR) + "/configs/llada.toml"))
+            .at("nfe") == 64);
+  // dlm options and dlm batch share the default.
+  bool listed = false;
+  for (const json& option : json::parse(run_ok("options --json").out)) {
+    if (option.at("name") == "eos") listed = option.at("default") == "stop";
+  }
+  CHECK(listed);
+  TempDir dir;
+  dlm_test::write_file(dir.file("in.jsonl"), "{\"prompt\": \"In the beginning\"}\n");
+  REQUIRE(run_dlm("batch -q -t 1 -n 64 -i " + dir.file("in.jsonl") + " -o " +
+                  dir.file("out.jsonl")).exit_code == 0);
+  const json record = json::parse(dlm_test::read_file(dir.file("out.jsonl")));
+  CHECK(record.at("token_ids") == stopped.at("token_ids"));
+  CHECK(record.at("nfe") == stopped.at("nfe"));
+}
+
+TEST_CASE("on a terminal the completion follows its prompt; --no-display-prompt, pipes and "
+          "--json show the completion alone", "[cli]") {
+  REQUIRE(std::system("script -qec true /dev/null >/dev/null 2>&1 </dev/null") == 0);
+  // script(1) gives dlm a terminal as stdout (which writes "\r\n" for "\n").
+  const auto at_terminal = [](const std::string& args) {
+    CliResult r = run_shell("script -qec " + shell_quote(dlm_path() + " " + args + " </dev/null") +
+                            " /dev/null </dev/null");
+    r.out.erase(std::remove(r.out.begin(), r.out.end(), '\r'), r.out.end());
+    return r;
+  };
+  const std::string completion = sampled_text().out;  // piped: the completion and "\n"
+  REQUIRE(completion.find("And God said") == std::string::npos);
+  const CliResult shown = at_terminal(kSampled + " " + kPrompt);
+  CHECK(shown.exit_code == 0);
+  CHECK(shown.out == "\x1b[1mAnd God said\x1b[0m" + completion);
+  const CliResult hidden = at_terminal(kSampled + " " + kPrompt + " --no-display-prompt");
+  CHECK(hidden.out == completion);
+  const CliResult record = at_terminal(kSampled + " " + kPrompt + " --json");
+  CHECK(parse_record(record.out).at("token_ids") == sampled_record().at("token_ids"));
+}
+
+TEST_CASE("Without --steps, dlm sweep's steps axis and dlm chat's steps follow -n", "[cli]") {
+  TempDir dir;
+  dlm_test::write_file(dir.file("prompts.jsonl"), "{\"prompt\": \"And God said\"}\n");
+  const CliResult sweep = run_dlm("sweep -q -t 1 -n 8 --no-plot -i " + dir.file("prompts.jsonl") +
+                                  " -o " + shell_quote(dir.file("out")));
+  INFO(sweep.err);
+  REQUIRE(sweep.exit_code == 0);
+  const json report = json::parse(dlm_test::read_file(dir.file("out/sweep.json")));
+  CHECK(report.at("grid").at("steps") == json::array({1, 2, 4, 8}));  // -n/8, -n/4, -n/2, -n
+  for (const json& cell : report.at("cells")) CHECK(cell.at("status") == "done");
+  // dlm chat -n 8: 8 steps, where the fixed default used to refuse it.
+  const CliResult chat = run_shell("printf 'And God said\\n' | " + dlm_path() + " chat -q -t 1 -n 8");
+  INFO(chat.err);
+  CHECK(chat.exit_code == 0);
+  CHECK(chat.err.empty());
 }

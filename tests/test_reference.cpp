@@ -209,9 +209,10 @@ TEST_CASE("dlm matches the Python reference samplers token for token", "[referen
       if (!s.config.empty()) {  // presets run as configured (their cache too), shortened
         o["max_new_tokens"] = 32;
         o["steps"] = 32;
-      } else {  // without "cache" a setting is uncached (the reference's default is auto)
-        const json defaults{
-            {"max_new_tokens", 32}, {"steps", 16}, {"block_length", 32}, {"cache", "none"}};
+      } else {  // without "cache" a setting is uncached (the reference's default is auto),
+                // without "eos" it runs every step (as the reference; dlm's default is stop)
+        const json defaults{{"max_new_tokens", 32}, {"steps", 16}, {"block_length", 32},
+                            {"cache", "none"}, {"eos", "none"}};
         for (const auto& [key, value] : defaults.items()) {
           if (!o.contains(key)) o[key] = value;
         }
@@ -297,6 +298,7 @@ TEST_CASE("shifted-logit checkpoints are read at output i - 1 by dlm and the ref
       o["steps"] = 12;
       if (!o.contains("block_length")) o["block_length"] = 32;
       if (!o.contains("cache")) o["cache"] = "none";
+      if (!o.contains("eos")) o["eos"] = "none";
       o["temperature"] = temperature;
       o["seed"] = 5 + i;
       options.push_back(o);

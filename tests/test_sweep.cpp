@@ -99,7 +99,8 @@ std::string write_prompts(const TempDir& dir) {
 
 // The tiny grid of the end-to-end tests: 3 prompts, -n 8, steps 4 and 8, one thread.
 std::string tiny_sweep(const std::string& prompts, const std::string& out) {
-  return "sweep -q -t 1 -n 8 --steps 4,8 -i " + shell_quote(prompts) + " -o " + shell_quote(out);
+  return "sweep -q -t 1 -n 8 --steps 4,8 --eos none -i " + shell_quote(prompts) + " -o " +
+         shell_quote(out);
 }
 
 void require_usage_failure(const std::string& args, const std::vector<std::string>& needles) {
@@ -419,6 +420,7 @@ TEST_CASE("run_cell measures speed and quality, batched or one by one", "[sweep]
   grid.steps = {4};
   dlm::GenerateOptions base;
   base.max_new_tokens = 8;
+  base.eos = dlm::EosPolicy::kNone;  // every step runs: 4 calls per prompt
   const auto cells = dlm::expand_grid(grid, base);
   const dlm::Judge judge(judge_checkpoint());
   const dlm::CellResult alone = dlm::run_cell(model(), judge, prompts, cells[0], 2, 1);
@@ -531,7 +533,7 @@ TEST_CASE("dlm sweep end to end, then resume after losing a cell", "[sweep][cli]
   for (const auto& [id, count] : per_cell) CHECK(count == 3);
 
   // A third run with nothing left to do, without -q: the failed plot is one warning line.
-  const CliResult third = run_dlm("sweep -t 1 -n 8 --steps 4,8 -i " + shell_quote(prompts) +
+  const CliResult third = run_dlm("sweep -t 1 -n 8 --steps 4,8 --eos none -i " + shell_quote(prompts) +
                                   " -o " + shell_quote(out) + " --python /bin/false");
   REQUIRE(third.exit_code == 0);
   const auto err_lines = lines_of(third.err);

@@ -38,7 +38,7 @@ def prompts(count: int) -> list:
 def run(dlm: str, inp: Path, batch_size: int, threads: int, cache: str) -> tuple:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out.jsonl"
-        cmd = [dlm, "batch", "-q", "-i", str(inp), "-o", str(out), "-n", "64", "--steps", "64",
+        cmd = [dlm, "batch", "-q", "-i", str(inp), "-o", str(out), "-n", "64", "--steps", "64", "--eos", "none",
                "--batch-size", str(batch_size), "-t", str(threads), "--cache", cache]
         t0 = time.time()
         child = subprocess.Popen(cmd)

@@ -37,7 +37,7 @@ def speed(args) -> list:
     rows = []
     for i, prompt in enumerate(prompts):
         for mode in MODES:
-            cmd = [args.dlm, "generate", "-p", prompt, "-n", str(args.n), "--steps", str(args.steps),
+            cmd = [args.dlm, "generate", "-p", prompt, "-n", str(args.n), "--steps", str(args.steps), "--eos", "none",
                    "--block-length", str(args.block_length), "--temperature", "0", "--seed", str(i),
                    "-t", str(args.threads), "--cache", mode, "--json"]
             rec = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
@@ -53,7 +53,7 @@ def speed(args) -> list:
 def batch_tokens(args, records: Path, out_dir: Path, name: str, extra: list) -> dict:
     out = out_dir / f"{name}.jsonl"
     cmd = [args.dlm, "batch", "-i", str(records), "-o", str(out), "--overwrite", "-q",
-           "-n", str(args.agree_n), "--steps", str(args.agree_n), "--block-length", "32",
+           "-n", str(args.agree_n), "--steps", str(args.agree_n), "--eos", "none", "--block-length", "32",
            "--temperature", "0", "--batch-size", "16", "-t", str(args.threads)] + extra
     subprocess.run(cmd, check=True)
     return {r["id"]: r["token_ids"] for r in map(json.loads, out.read_text().splitlines())}

@@ -47,7 +47,7 @@ def main() -> None:
     rows = []
     for temp in (float(t) for t in args.temperatures.split(",")):
         for i, prompt in enumerate(prompts):
-            cmd = [args.dlm, "generate", "-p", prompt, "-n", str(args.n), "--steps", str(args.steps),
+            cmd = [args.dlm, "generate", "-p", prompt, "-n", str(args.n), "--steps", str(args.steps), "--eos", "none",
                    "--block-length", str(args.block_length), "--temperature", str(temp),
                    "--seed", str(i), "-t", str(args.threads), "--json", "--stats"]
             proc = subprocess.run(cmd, capture_output=True, text=True, check=True)

@@ -47,7 +47,7 @@ def main() -> None:
     for name, extra in RULES:
         speeds, nfes = [], []
         for i, prompt in enumerate(prompts):
-            cmd = [args.dlm, "generate", "-q", "-p", prompt, "-n", "128", "--steps", "128", "--block-length",
+            cmd = [args.dlm, "generate", "-q", "-p", prompt, "-n", "128", "--steps", "128", "--eos", "none", "--block-length",
                    "32", "--seed", str(i), "-t", str(args.threads), "--json", *extra]
             rec = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
             t = rec["timings_ms"]

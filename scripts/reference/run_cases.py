@@ -42,7 +42,7 @@ def sampler_for(opts: dict):
 # omits, when run without --dlm (scripts/reference/check_cache.py imports them too).
 DEFAULTS = {"max_new_tokens": 128, "steps": 128, "block_length": 32, "temperature": 0.0, "seed": 0,
             "algorithm": "confidence", "style": "llada", "schedule": "block", "eps": 1e-3,
-            "top_k": 0, "top_p": 1.0, "alg_temp": 0.0, "cfg_scale": 0.0, "eos": "none",
+            "top_k": 0, "top_p": 1.0, "alg_temp": 0.0, "cfg_scale": 0.0, "eos": "stop",
             "cache": "auto", "cache_refresh": 0, "elastic_gamma": 0.9, "suffix_window": 0}
 
 

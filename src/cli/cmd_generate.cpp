@@ -28,6 +28,7 @@ struct GenerateCommand {
   bool visual = false;
   bool json = false;
   bool stats = false;
+  bool no_display_prompt = false;
   LogOptions log;
 };
 
@@ -74,6 +75,7 @@ int run(GenerateCommand& c, CLI::App& cmd) {
   std::string prompt = read_prompt(c, cmd);
   auto checkpoint = Checkpoint::load(model, c.flags.runtime.device);
   spdlog::debug("loaded {} in {:.0f} ms", model, checkpoint->load_ms());
+  const std::string shown_prompt = prompt;  // the user's text, not the chat template
   if (c.chat.chat) {
     notice_plain_chat(*checkpoint);
     prompt = render_for(checkpoint->config(), {{"user", prompt}}, c.chat.system_turn());
@@ -93,6 +95,11 @@ int run(GenerateCommand& c, CLI::App& cmd) {
   } else {
     if (c.visual) spdlog::info("--visual needs a terminal on stdout; streaming plain text instead");
     observer = std::make_unique<StreamPrinter>();
+    // On a terminal the completion follows its prompt, as llama.cpp shows it (bold, so the
+    // two can be told apart); piped output stays the completion alone.
+    if (!c.no_display_prompt && !shown_prompt.empty() && stdout_is_terminal()) {
+      std::cout << "\x1b[1m" << shown_prompt << "\x1b[0m" << (c.chat.chat ? "\n" : "") << std::flush;
+    }
   }
   GenerationResult result = generate(*checkpoint, prompt_ids, sampling, observer.get());
   if (c.chat.chat) result.prompt = prompt;  // --json records the rendered prompt
@@ -126,6 +133,7 @@ Runner add_generate(CLI::App& app) {
   auto* visual = cmd->add_flag("--visual,--diffusion-visual", c->visual, "Redraw the whole canvas in place each step (terminal only)");
   auto* json = cmd->add_flag("--json", c->json, "Print one JSON record instead of streaming text");
   visual->excludes(json);
+  cmd->add_flag("--no-display-prompt", c->no_display_prompt, "On a terminal, print the completion without its prompt first");
   cmd->add_flag("--stats", c->stats, "Print load time, forward calls, tokens/s, overhead, cache and seed to stderr");
   add_log_options(*cmd, c->log);
   return [c, cmd] { return run(*c, *cmd); };

@@ -27,6 +27,9 @@ struct SweepCommand {
 
 // What the axis form of an option adds to its help.
 std::string axis_help(const OptionSpec& spec) {
+  if (spec.name == "steps") {
+    return "Axis (comma-separated): denoising steps; without --steps: -n/8, -n/4, -n/2 and -n";
+  }
   if (spec.name == "cache") {
     return "Axis: key/value cache modes (auto, none, prefix, dual, elastic); auto is what dlm "
            "generate runs by default (dual when the checkpoint has the cache methods and the "
@@ -36,6 +39,16 @@ std::string axis_help(const OptionSpec& spec) {
   const bool can_be_off = spec.type == ValueType::kOptionalNumber || spec.name == "alg-temp";
   return fmt::format("Axis (comma-separated{}): {}", can_be_off ? ", 'none' for off" : "",
                      spec.help);
+}
+
+std::vector<std::int64_t> steps_following(std::int64_t max_new_tokens) {
+  std::vector<std::int64_t> steps;
+  for (const std::int64_t divisor : {8, 4, 2, 1}) {
+    const std::int64_t n = max_new_tokens / divisor;
+    if (n >= 1 && (steps.empty() || steps.back() != n)) steps.push_back(n);
+  }
+  if (steps.empty()) steps.push_back(max_new_tokens);  // -n 0: the cell check names it
+  return steps;
 }
 
 void resolve(SweepCommand& c) {
@@ -49,6 +62,9 @@ void resolve(SweepCommand& c) {
       spec.set(s.base, texts);
     }
   }
+  // Without --steps the axis follows -n as generate's steps do: -n/8, -n/4, -n/2 and -n
+  // (8,16,32,64 at the default -n 64).
+  if (c.given.texts(*find_option("steps")).empty()) s.grid.steps = steps_following(s.base.max_new_tokens);
   s.plot = !c.no_plot;
   if (s.runtime.threads < 0) {
     throw UsageError(fmt::format("--threads {} must be >= 0 (0: the idle cores)", s.runtime.threads));

@@ -17,8 +17,9 @@ struct LogOptions {
 void add_log_options(CLI::App& cmd, LogOptions& log);
 void apply_log_options(const LogOptions& log);
 
-// Applies a TOML preset: flat `long-option-name = value` lines; options already
-// given on the command line keep their values. Unknown keys are errors.
+// Applies a TOML preset (read with toml++): `long-option-name = value` lines, at the top
+// or in a [subcommand] section; options already given on the command line keep their
+// values. Syntax errors, unknown keys and bad values are UsageErrors naming FILE:LINE:COL.
 void apply_config_file(CLI::App& cmd, const std::string& path);
 
 Runner add_generate(CLI::App& app);

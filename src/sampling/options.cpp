@@ -174,7 +174,9 @@ std::vector<OptionSpec> make_registry() {
             fmt::format("--cfg-scale {} must be >= 0 (0 turns guidance off)", o.cfg_scale));
   };
   add(named("eos", &O::eos, &parse_eos_policy),
-      "End of sequence: none, suppress, defer (commit last) or stop (end generation)", "stop",
+      "End of sequence: stop (end generation once the end of the text is final), none (run "
+      "every step, as LLaDA's reference), suppress, or defer (commit last)",
+      "none",
       {"eos"});
   {
     OptionSpec stop = base("stop", ValueType::kTextList);

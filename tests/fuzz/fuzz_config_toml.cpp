@@ -1,6 +1,7 @@
 // libFuzzer target: a TOML preset (`--config FILE`) read into dlm generate's options, as
-// the CLI does it: CLI11's TOML reader, the option registry's parsers, then the
-// model-free checks. Every problem must be a one-line UsageError.
+// the CLI does it: toml++ through dlm's preset reader (src/cli/config_file.cpp), the
+// option registry's parsers, then the model-free checks. Every problem must be a one-line
+// UsageError.
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -39,7 +40,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   cmd.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   std::string config, model, device = "cpu";
   int threads = 0;
-  bool trust = false;
+  bool trust = false, visual = false, json = false;
   dlm::GenerateOptions options;
   dlm::cli::GivenOptions given;
   cmd.add_option("--config", config, "preset");
@@ -48,6 +49,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   cmd.add_option("-t,--threads", threads, "threads")->check(CLI::Range(0, 1024));
   cmd.add_option("--device", device, "device");
   cmd.add_flag("--trust-model", trust, "trust");
+  cmd.add_flag("--visual", visual, "visual")->excludes(cmd.add_flag("--json", json, "json"));
 
   dlm::fuzz::expect_usage_error_or_success([&] {
     dlm::cli::apply_config_file(cmd, preset_path());

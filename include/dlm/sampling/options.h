@@ -33,7 +33,9 @@ struct GenerateOptions {
   std::optional<double> eb_gamma;    // EB-sampler: entropy bound per step
   double alg_temp = 0.0;             // > 0: draw positions from softmax(score / alg_temp)
   double cfg_scale = 0.0;            // > 0: LLaDA's unsupervised classifier-free guidance
-  EosPolicy eos = EosPolicy::kNone;
+  // Stop once the end of the text is final: steps after it cannot change the text.
+  // Presets that reproduce a reference sampler (configs/llada.toml) set none.
+  EosPolicy eos = EosPolicy::kStop;
   std::vector<std::string> stop;     // stop strings
   // Canvas layout: every forward runs on the canvas right-padded to a multiple of this
   // (padding masked out as keys, positions explicit), alone or in a batch, so that a
