@@ -92,8 +92,9 @@ TEST_CASE("Live view: a frame has the legend, the canvas rows and the status row
   CHECK(out.find("\x1b[7;1H") == std::string::npos);
   CHECK(out.find("\x1b[2J") == std::string::npos);
   CHECK(out.find("masked") != std::string::npos);          // the legend
-  CHECK(out.find("step 3/40 | committed") != std::string::npos);  // the status (cut to 20 columns)
-  CHECK(out.find("Let there be") != std::string::npos);
+  CHECK(out.find("step 3/40 | committe") != std::string::npos);  // the status, cut to 20 columns
+  CHECK(out.find("committed 3") == std::string::npos);
+  CHECK(out.find("there be") != std::string::npos);  // "And God said Let" | "there be" + masks
   // A one-row terminal gets the canvas only.
   const std::string tiny = dlm::cli::render_frame(frame, 20, 1);
   CHECK(tiny.find("masked") == std::string::npos);

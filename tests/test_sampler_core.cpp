@@ -456,11 +456,11 @@ TEST_CASE("--repeat-penalty lowers the logits of committed tokens", "[core]") {
 }
 
 TEST_CASE("Logits processors on hand-made rows", "[core]") {
-  CHECK(dlm::committed_ids({5, 3, kMask, 5, 1}, kMask) == std::vector<std::int64_t>{1, 3, 5});
+  CHECK(dlm::committed_ids({5, 3, kMask, 5, 7}, kMask) == std::vector<std::int64_t>{3, 5, 7});
   // Hugging Face's rule: l < 0 ? l * R : l / R, at present ids only; ids past V ignored.
   at::Tensor rows = at::tensor({2.0f, -2.0f, 1.0f, 0.5f, 0.0f, 3.0f, -1.0f, 4.0f}).view({2, 4});
   dlm::apply_repetition_penalty(rows, {0, 1, 3, 99}, 2.0);
-  CHECK(at::equal(rows, at::tensor({1.0f, -4.0f, 1.0f, 0.25f, 0.0f, 3.0f, -1.0f, 2.0f}).view({2, 4})));
+  CHECK(at::equal(rows, at::tensor({1.0f, -4.0f, 1.0f, 0.25f, 0.0f, 1.5f, -1.0f, 2.0f}).view({2, 4})));
   dlm::apply_repetition_penalty(rows, {0, 1}, 1.0);  // 1: off
   CHECK(rows[0][0].item<float>() == 1.0f);
   // Positions 3 and 10 with N = 5: the first row loses its end ids, the second keeps them.

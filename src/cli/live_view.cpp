@@ -22,9 +22,10 @@ using Clock = std::chrono::steady_clock;
 
 constexpr const char* kMaskGlyph = "\xE2\x96\x91";  // light shade
 constexpr const char* kEndGlyph = "\xE2\x97\x8A";   // lozenge
+// Most important first: a narrow terminal cuts the end.
 constexpr const char* kLegend =
-    "\xE2\x96\x91 masked   \xE2\x97\x8A end of text (eos/eot)   dim struck text: after the end, "
-    "not in the output   Ctrl-C: stop";
+    "\xE2\x96\x91 masked  \xE2\x97\x8A end of text  struck: after the end (dropped)  Ctrl-C: "
+    "stop";
 // Enter: alternate screen, cursor hidden, no autowrap (lines are wrapped here), cleared.
 constexpr const char* kEnter = "\x1b[?1049h\x1b[?25l\x1b[?7l\x1b[H\x1b[2J";
 // Leave: attributes reset, autowrap and cursor back, normal screen (with its scrollback).
@@ -125,7 +126,7 @@ class LiveView : public GenerationObserver {
     const auto committed = std::count_if(event.generated.begin(), event.generated.end(),
                                          [&](std::int64_t id) { return id != mask_id_; });
     const double seconds = std::chrono::duration<double>(now - start_).count();
-    frame.status = fmt::format("step {}/{} | committed {}/{} tokens | {:.1f} tokens/s | {:.1f} s",
+    frame.status = fmt::format("step {}/{} | {}/{} tokens committed | {:.1f} tokens/s | {:.1f} s",
                                step_, total_steps_, committed, event.generated.size(),
                                seconds > 0 ? static_cast<double>(committed) / seconds : 0.0, seconds);
     draw(frame);
@@ -173,7 +174,9 @@ FrameInput canvas_frame(const Tokenizer& tokenizer, const std::string& prompt,
   bool focused = false;
   std::string pending;  // bytes of consecutive tokens, so multi-byte characters stay whole
   const auto flush = [&] {
-    if (!pending.empty()) frame.pieces.push_back(Piece{utf8_sanitize(pending), ended ? Ink::kDropped : Ink::kText});
+    if (!pending.empty()) {
+      frame.pieces.push_back(Piece{utf8_sanitize(pending), ended ? Ink::kDropped : Ink::kText});
+    }
     pending.clear();
   };
   for (const std::int64_t id : generated) {

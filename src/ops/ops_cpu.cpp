@@ -59,8 +59,8 @@ void score_rows(const at::Tensor& logits, const std::int64_t* seeds, const std::
 std::tuple<at::Tensor, at::Tensor> score(const at::Tensor& logits, const at::Tensor& seeds,
                                          const at::Tensor& positions, const at::Tensor& steps,
                                          std::int64_t style, std::int64_t algorithm,
-                                         double temperature, std::int64_t top_k, double top_p, double min_p,
-                                         at::IntArrayRef banned, at::IntArrayRef deferred) {
+                                         double temperature, std::int64_t top_k, double top_p,
+                                         double min_p, at::IntArrayRef banned, at::IntArrayRef deferred) {
   detail::check_score(logits, seeds, positions, steps);
   const TokenRule rule =
       detail::token_rule(style, algorithm, temperature, top_k, top_p, min_p, banned, deferred);

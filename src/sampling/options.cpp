@@ -201,7 +201,8 @@ std::vector<OptionSpec> make_registry() {
       "16", {"min_new_tokens", "min_tokens"})
       .check = [](const O& o) {
     require(o.min_new_tokens >= 0,
-            fmt::format("--min-new-tokens {} must be >= 0 (0 turns it off); try 16", o.min_new_tokens));
+            fmt::format("--min-new-tokens {} must be >= 0 (0 turns it off); try 16",
+                        o.min_new_tokens));
   };
   {
     OptionSpec stop = base("stop", ValueType::kTextList);

@@ -165,7 +165,8 @@ void Row::apply_kept(at::Tensor rows, double forward_ms, std::int64_t calls) {
 
 void Row::process(at::Tensor& rows, const std::vector<std::int64_t>& positions) const {
   if (options_.repeat_penalty != 1.0) {
-    apply_repetition_penalty(rows, committed_ids(canvas_, config_.mask_id), options_.repeat_penalty);
+    apply_repetition_penalty(rows, committed_ids(canvas_, config_.mask_id),
+                             options_.repeat_penalty);
   }
   suppress_early_ends(rows, positions, options_.min_new_tokens, end_ids(config_));
 }
@@ -177,7 +178,8 @@ void Row::reveal_from_kept(const std::vector<std::int64_t>& positions) {
   const auto device = kept_.device();
   const auto longs = at::TensorOptions().dtype(at::kLong);
   const at::Tensor where = at::tensor(positions, longs);
-  at::Tensor rows = kept_.index_select(0, where.to(device)).narrow(1, 0, config_.vocab_size).contiguous();
+  at::Tensor rows =
+      kept_.index_select(0, where.to(device)).narrow(1, 0, config_.vocab_size).contiguous();
   process(rows, positions);
   const auto [tokens, scores] =
       ops::score(rows, at::full({n}, static_cast<std::int64_t>(options_.seed), longs).to(device),

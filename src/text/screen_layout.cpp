@@ -27,7 +27,8 @@ std::vector<Cell> cells_of(const std::vector<Piece>& pieces) {
     const std::string text = utf8_sanitize(pieces[i].text);
     for (std::size_t at = 0; at < text.size();) {
       std::size_t len = 1;
-      while (at + len < text.size() && (static_cast<unsigned char>(text[at + len]) & 0xC0) == 0x80) {
+      while (at + len < text.size() &&
+             (static_cast<unsigned char>(text[at + len]) & 0xC0) == 0x80) {
         ++len;
       }
       std::string glyph = text.substr(at, len);
@@ -54,7 +55,9 @@ class LineBuilder {
   void new_line() { lines_.emplace_back(); }
   void put(const Cell& c) {
     ScreenLine& line = lines_.back();
-    if (line.pieces.empty() || line.pieces.back().ink != c.ink) line.pieces.push_back(Piece{"", c.ink});
+    if (line.pieces.empty() || line.pieces.back().ink != c.ink) {
+      line.pieces.push_back(Piece{"", c.ink});
+    }
     line.pieces.back().text += c.glyph;
     ++line.columns;
   }
