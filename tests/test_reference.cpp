@@ -119,9 +119,8 @@ std::vector<Setting> settings() {
       // Hugging Face's logits processors: min-p (a filter after top-p/top-k), the repetition
       // penalty over the committed tokens, min_new_tokens (no eos/eot before N).
       {"llada min-p", {{"block_length", 8}, {"min_p", 0.2}}, ""},
-      {"dream min-p top-p", {{"schedule", "timestep"}, {"style", "dream"}, {"min_p", 0.05}, {"top_p", 0.95}}, ""},
+      {"dream entropy min-p top-p penalty", {{"schedule", "timestep"}, {"style", "dream"}, {"algorithm", "entropy"}, {"min_p", 0.05}, {"top_p", 0.95}, {"repeat_penalty", 1.3}}, ""},
       {"llada repeat penalty", {{"block_length", 8}, {"repeat_penalty", 1.5}}, ""},
-      {"dream repeat penalty entropy", {{"schedule", "timestep"}, {"style", "dream"}, {"algorithm", "entropy"}, {"repeat_penalty", 1.3}}, ""},
       {"min new tokens eos stop", {{"block_length", 8}, {"min_new_tokens", 24}, {"eos", "stop"}}, ""},
       {"mdlm penalty min new", {{"schedule", "timestep"}, {"style", "dream"}, {"algorithm", "ancestral"}, {"eps", 1e-5}, {"repeat_penalty", 1.3}, {"min_new_tokens", 16}}, ""},
       {"eb dual penalty min new min-p", {{"block_length", 8}, {"eb_gamma", 0.5}, {"cache", "dual"}, {"repeat_penalty", 1.2}, {"min_new_tokens", 8}, {"min_p", 0.1}}, ""},
