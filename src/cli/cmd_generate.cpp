@@ -125,7 +125,7 @@ Runner add_generate(CLI::App& app) {
                                  "Prompt text, also given bare (empty: unconditional)");
   auto* file = cmd->add_option("-f,--file", c->prompt_file, "Read the prompt from a file ('-': stdin); default: stdin when it is not a terminal");
   prompt->excludes(file);
-  auto* visual = cmd->add_flag("--visual,--diffusion-visual", c->visual, "Redraw the whole canvas in place each step (terminal only)");
+  auto* visual = cmd->add_flag("--visual,--diffusion-visual", c->visual, "Live view of the canvas, redrawn in place on the alternate screen with a legend and a status line; Ctrl-C stops (terminal only)");
   auto* json = cmd->add_flag("--json", c->json, "Print one JSON record instead of streaming text");
   visual->excludes(json);
   cmd->add_flag("--stats", c->stats, "Print load time, forward calls, tokens/s, overhead, cache and seed to stderr");
