@@ -10,7 +10,7 @@ packages=(
   libcli11-dev libspdlog-dev libfmt-dev catch2 nlohmann-json3-dev libutfcpp-dev
   bible-kjv bible-kjv-text python3-matplotlib python3-numpy libbenchmark-dev
   libonig-dev libicu-dev libedit-dev python3-jinja2 libtomlplusplus-dev
-  clang libfuzzer-14-dev valgrind
+  clang libfuzzer-14-dev valgrind tmux
 )
 
 missing=()

@@ -608,6 +608,16 @@ TEST_CASE("An empty completion gets one notice naming the way out", "[cli]") {
   REQUIRE(parse_record(empty.out)["token_ids"].empty());
   CHECK_THAT(empty.err, Contains("the completion is empty"));
   CHECK_THAT(empty.err, Contains("--eos suppress"));
+  CHECK_THAT(empty.err, Contains("--min-new-tokens"));
+  CHECK(empty.err.find("the completion is empty") == empty.err.rfind("the completion is empty"));
+  // --min-new-tokens N: no end of text among the first N positions (16 of 16 here: none).
+  const auto at_least = run_dlm("generate -t 1 --json -n 16 --min-new-tokens 6 -p 'Jesus wept.'");
+  REQUIRE(at_least.exit_code == 0);
+  CHECK(parse_record(at_least.out)["token_ids"].size() >= 6);
+  CHECK_THAT(at_least.err, !Contains("the completion is empty"));
+  require_usage_failure("generate --min-new-tokens -1 " + kPrompt, {"--min-new-tokens -1 must be >= 0"});
+  require_usage_failure("generate --min-p 1.5 " + kPrompt, {"--min-p 1.5 is outside [0, 1]"});
+  require_usage_failure("generate --repeat-penalty 0 " + kPrompt, {"--repeat-penalty 0 must be a finite number > 0"});
   // The way out works, and a non-empty completion gets no notice.
   const auto suppressed = run_dlm("generate -t 1 --json -n 16 --eos suppress -p 'Jesus wept.'");
   REQUIRE(suppressed.exit_code == 0);

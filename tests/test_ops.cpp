@@ -206,6 +206,14 @@ TEST_CASE("ops: score with top-k and top-p filters", "[ops]") {
         rule.top_k = 3;
         check_score(logits, rule);
       }
+      for (const double min_p : {0.05, 0.5, 1.0}) {  // alone, then after top-p
+        auto rule = make_rule(style, Algorithm::kConfidence, t);
+        rule.min_p = min_p;
+        check_score(logits, rule);
+        rule.top_p = 0.9;
+        rule.algorithm = Algorithm::kEntropy;
+        check_score(logits, rule);
+      }
     }
   }
 }

@@ -85,10 +85,11 @@ struct GenerateOptionsFields {
   dlm::Schedule d3;
   double e1;
   std::int64_t f1;
-  double f2;
+  double f2, f3, f4;
   std::optional<double> g1, g2, g3;
   double h1, h2;
   dlm::EosPolicy i1;
+  std::int64_t i2;
   std::vector<std::string> j1;
   std::int64_t k1;
   dlm::CacheMode l1;
@@ -102,7 +103,7 @@ struct GenerateOptionsFields {
 TEST_CASE("the registry reaches every GenerateOptions field under unique names", "[options]") {
   INFO("a new GenerateOptions field? give it a registry entry, then add it here");
   CHECK(sizeof(GenerateOptions) == sizeof(GenerateOptionsFields));
-  REQUIRE(option_registry().size() == 24);
+  REQUIRE(option_registry().size() == 27);
 
   std::set<std::string> spellings, jsonl_keys;
   std::size_t total = 0;
@@ -143,6 +144,9 @@ TEST_CASE("the registry reaches every GenerateOptions field under unique names",
   CHECK(all.eps != d.eps);
   CHECK(all.top_k != d.top_k);
   CHECK(all.top_p != d.top_p);
+  CHECK(all.min_p != d.min_p);
+  CHECK(all.repeat_penalty != d.repeat_penalty);
+  CHECK(all.min_new_tokens != d.min_new_tokens);
   CHECK(all.threshold != d.threshold);
   CHECK(all.factor != d.factor);
   CHECK(all.alg_temp != d.alg_temp);

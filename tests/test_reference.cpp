@@ -116,6 +116,14 @@ std::vector<Setting> settings() {
       {"elastic b16 cfg", {{"block_length", 16}, {"cfg_scale", 1.0}, {"cache", "elastic"}, {"elastic_gamma", 0.95}}, ""},
       {"elastic eb", {{"block_length", 16}, {"eb_gamma", 0.5}, {"cache", "elastic"}, {"elastic_gamma", 0.98}}, ""},
       {"suffix eb dual cfg", {{"block_length", 8}, {"eb_gamma", 0.5}, {"suffix_window", 8}, {"cache", "dual"}, {"cfg_scale", 1.0}}, ""},
+      // Hugging Face's logits processors: min-p (a filter after top-p/top-k), the repetition
+      // penalty over the committed tokens, min_new_tokens (no eos/eot before N).
+      {"llada min-p", {{"block_length", 8}, {"min_p", 0.2}}, ""},
+      {"dream entropy min-p top-p penalty", {{"schedule", "timestep"}, {"style", "dream"}, {"algorithm", "entropy"}, {"min_p", 0.05}, {"top_p", 0.95}, {"repeat_penalty", 1.3}}, ""},
+      {"llada repeat penalty", {{"block_length", 8}, {"repeat_penalty", 1.5}}, ""},
+      {"min new tokens eos stop", {{"block_length", 8}, {"min_new_tokens", 24}, {"eos", "stop"}}, ""},
+      {"mdlm penalty min new", {{"schedule", "timestep"}, {"style", "dream"}, {"algorithm", "ancestral"}, {"eps", 1e-5}, {"repeat_penalty", 1.3}, {"min_new_tokens", 16}}, ""},
+      {"eb dual penalty min new min-p", {{"block_length", 8}, {"eb_gamma", 0.5}, {"cache", "dual"}, {"repeat_penalty", 1.2}, {"min_new_tokens", 8}, {"min_p", 0.1}}, ""},
   };
 }
 
@@ -132,6 +140,9 @@ dlm::GenerateOptions to_options(const json& o) {
   g.eps = o.value("eps", 1e-3);
   g.top_k = o.value("top_k", 0);
   g.top_p = o.value("top_p", 1.0);
+  g.min_p = o.value("min_p", 0.0);
+  g.repeat_penalty = o.value("repeat_penalty", 1.0);
+  g.min_new_tokens = o.value("min_new_tokens", 0);
   if (o.contains("threshold")) g.threshold = o["threshold"].get<double>();
   if (o.contains("factor")) g.factor = o["factor"].get<double>();
   if (o.contains("eb_gamma")) g.eb_gamma = o["eb_gamma"].get<double>();

@@ -13,6 +13,7 @@
 #include "dlm/model/denoiser.h"
 #include "dlm/sampling/sampler.h"
 #include "dlm/sampling/cache_policy.h"
+#include "dlm/sampling/logits_processors.h"
 #include "dlm/sampling/schedule.h"
 #include "dlm/sampling/scoring.h"
 #include "dlm/sampling/selector.h"
@@ -415,4 +416,59 @@ TEST_CASE("The binary records the commit it was built from", "[core]") {
   const std::string hash = commit.substr(0, commit.find('-'));
   const bool is_hash = hash.size() == 40 && hash.find_first_not_of("0123456789abcdef") == std::string::npos;
   CHECK((commit == "unknown" || (is_hash && (commit.size() == 40 || commit.substr(40) == "-dirty"))));
+}
+
+TEST_CASE("--min-new-tokens keeps eos and eot out of the first N positions", "[core][eot]") {
+  // Generated position 2 (canvas 5) prefers the end id: the text is "de" unless N > 2.
+  const std::vector<float> confidence{9, 9, 9, 8, 7, 6, 5, 4, 3, 2};
+  for (const std::int64_t end : {kEos, kEot}) {
+    FakeDenoiser model(confidence, false);
+    model.set_eot(kEot);
+    model.prefer(5, end);
+    INFO("end id " << end);
+    auto o = options(6, 6, 6);
+    o.min_new_tokens = 2;
+    CHECK(run(model, {o}).at(0).text == "de");
+    o.min_new_tokens = 3;
+    const auto r = run(model, {o}).at(0);
+    CHECK(r.finish_reason == "length");
+    CHECK(r.token_ids.size() == 6);
+    CHECK(r.text == "deghi");  // position 2 falls back to id 0, which has no bytes
+    o.schedule = dlm::Schedule::kTimestep;  // MDLM's kept output too
+    o.algorithm = dlm::Algorithm::kAncestral;
+    o.steps = 64;
+    CHECK(run(model, {o}).at(0).token_ids.size() == 6);
+  }
+}
+
+TEST_CASE("--repeat-penalty lowers the logits of committed tokens", "[core]") {
+  // Position 0 (canvas 3) prefers the prompt's token with logit 2, position 1 a new token
+  // with 1.5: position 0 commits first, unless the penalty 2 halves its logit to 1.
+  FakeDenoiser model({0, 0, 0, 2.0f, 1.5f});
+  model.prefer(3, kFirstToken);
+  std::vector<CommitLog> logs(1);
+  auto o = options(2, 2, 2);
+  run(model, {o}, &logs);
+  CHECK(logs[0].steps == std::vector<std::vector<std::int64_t>>{{0}, {1}});
+  o.repeat_penalty = 2.0;
+  logs.assign(1, {});
+  run(model, {o}, &logs);
+  CHECK(logs[0].steps == std::vector<std::vector<std::int64_t>>{{1}, {0}});
+}
+
+TEST_CASE("Logits processors on hand-made rows", "[core]") {
+  CHECK(dlm::committed_ids({5, 3, kMask, 5, 7}, kMask) == std::vector<std::int64_t>{3, 5, 7});
+  // Hugging Face's rule: l < 0 ? l * R : l / R, at present ids only; ids past V ignored.
+  at::Tensor rows = at::tensor({2.0f, -2.0f, 1.0f, 0.5f, 0.0f, 3.0f, -1.0f, 4.0f}).view({2, 4});
+  dlm::apply_repetition_penalty(rows, {0, 1, 3, 99}, 2.0);
+  CHECK(at::equal(rows, at::tensor({1.0f, -4.0f, 1.0f, 0.25f, 0.0f, 1.5f, -1.0f, 2.0f}).view({2, 4})));
+  dlm::apply_repetition_penalty(rows, {0, 1}, 1.0);  // 1: off
+  CHECK(rows[0][0].item<float>() == 1.0f);
+  // Positions 3 and 10 with N = 5: the first row loses its end ids, the second keeps them.
+  at::Tensor ends = at::zeros({2, 4});
+  dlm::suppress_early_ends(ends, {3, 10}, 5, {1, 2});
+  CHECK(std::isinf(ends[0][1].item<float>()));
+  CHECK(std::isinf(ends[0][2].item<float>()));
+  CHECK(ends[0][0].item<float>() == 0.0f);
+  CHECK(at::equal(ends[1], at::zeros({4})));
 }

@@ -269,3 +269,56 @@ TEST_CASE("propose gives exactly what propose_reference gives", "[scoring]") {
     REQUIRE(same_bits(fast.score, reference.score));
   }
 }
+
+TEST_CASE("min-p removes ids below min_p times the largest probability, after temperature",
+          "[scoring]") {
+  // Hugging Face's MinPLogitsWarper on the temperature-scaled logits. Dream style scores read
+  // the filtered distribution, so the kept set shows in the confidence of the argmax.
+  const std::vector<float> logits{0.0f, -1.0f, -3.0f};
+  dlm::TokenRule rule;
+  rule.style = dlm::Style::kDream;
+  const auto confidence = [&](double min_p, double t) {
+    rule.min_p = min_p;
+    rule.temperature = t;
+    // T > 0 draws the token; id 0 is the argmax, read its score at T = 0 through the draw.
+    return dlm::propose_reference(logits.data(), 3, rule, dlm::DrawKey{}).score;
+  };
+  const double e1 = std::exp(-1.0), e3 = std::exp(-3.0);
+  CHECK(confidence(0.0, 0.0) == Approx(1.0 / (1.0 + e1 + e3)));
+  CHECK(confidence(0.1, 0.0) == Approx(1.0 / (1.0 + e1)));  // p2/p0 = e^-3 < 0.1 <= e^-1
+  CHECK(confidence(0.4, 0.0) == Approx(1.0));               // e^-1 = 0.37 < 0.4: only id 0
+  // At T = 2 the ratios are e^-0.5 = 0.61 and e^-1.5 = 0.22: min-p 0.6 keeps id 1, 0.62 not.
+  rule.min_p = 0.6;
+  rule.temperature = 2.0;
+  for (std::uint64_t seed = 0; seed < 200; ++seed) {
+    const auto c = dlm::propose_reference(logits.data(), 3, rule, dlm::DrawKey{seed, 0, 0});
+    CHECK(c.token != 2);
+  }
+  rule.min_p = 0.62;
+  for (std::uint64_t seed = 0; seed < 200; ++seed) {
+    CHECK(dlm::propose_reference(logits.data(), 3, rule, dlm::DrawKey{seed, 0, 0}).token == 0);
+  }
+}
+
+TEST_CASE("min-p limits LLaDA's Gumbel draw to the kept ids; propose matches the reference",
+          "[scoring]") {
+  // One logit of 5 over 200 zeros: at T = 1 most draws fall on a zero (200 e^-5 / (1 + 200
+  // e^-5) = 57%); min-p 0.5 keeps only id 7.
+  std::vector<float> logits(201, 0.0f);
+  logits[7] = 5.0f;
+  dlm::TokenRule rule;
+  rule.temperature = 1.0;
+  int others = 0;
+  for (std::uint64_t seed = 0; seed < 100; ++seed) {
+    const dlm::DrawKey key{seed, 1, 2};
+    rule.min_p = 0.0;
+    others += dlm::propose(logits.data(), 201, rule, key).token != 7 ? 1 : 0;
+    rule.min_p = 0.5;
+    const auto c = dlm::propose(logits.data(), 201, rule, key);
+    CHECK(c.token == 7);
+    const auto ref = dlm::propose_reference(logits.data(), 201, rule, key);
+    CHECK(c.token == ref.token);
+    CHECK(c.score == ref.score);
+  }
+  CHECK(others > 30);
+}

@@ -252,6 +252,7 @@ class TokenRule:
     temperature: float = 0.0
     top_k: int = 0
     top_p: float = 1.0
+    min_p: float = 0.0
     banned: List[int] = field(default_factory=list)
     deferred: List[int] = field(default_factory=list)
 
@@ -261,8 +262,9 @@ def softmax(l: np.ndarray) -> np.ndarray:
     return e / np.cumsum(e)[-1]
 
 
-def apply_filters(l: np.ndarray, top_k: int, top_p: float) -> np.ndarray:
-    """Dream's top_p_logits then top_k_logits: excluded ids become -inf."""
+def apply_filters(l: np.ndarray, top_k: int, top_p: float, min_p: float = 0.0) -> np.ndarray:
+    """Dream's top_p_logits, then top_k_logits, then Hugging Face's MinPLogitsWarper (ids
+    whose probability is below min_p times the largest): excluded ids become -inf."""
     l = l.copy()
     n = len(l)
     if top_p < 1.0:
@@ -274,6 +276,9 @@ def apply_filters(l: np.ndarray, top_k: int, top_p: float) -> np.ndarray:
     if 0 < top_k < n:
         kth = np.sort(l)[::-1][top_k - 1]
         l[l < kth] = NEG_INF
+    if min_p > 0:
+        p = softmax(l)
+        l[p < min_p * p.max()] = NEG_INF
     return l
 
 
@@ -282,7 +287,7 @@ def propose(row: np.ndarray, vocab: int, rule: TokenRule, seed: int, pos: int, s
     l = row[:vocab].astype(np.float64)
     l[rule.banned] = NEG_INF
     t = rule.temperature
-    filtered = apply_filters(l / t if t > 0 else l, rule.top_k, rule.top_p)
+    filtered = apply_filters(l / t if t > 0 else l, rule.top_k, rule.top_p, rule.min_p)
     if rule.style == "llada":
         if t == 0:
             token = int(np.argmax(np.where(filtered == NEG_INF, NEG_INF, l)))
@@ -382,7 +387,7 @@ def token_rule(opts: dict, model: Model) -> TokenRule:
     eos = opts.get("eos", "none")
     return TokenRule(style=opts.get("style", "llada"), algorithm=opts.get("algorithm", "confidence"),
                      temperature=float(opts.get("temperature", 0.0)), top_k=int(opts.get("top_k", 0)),
-                     top_p=float(opts.get("top_p", 1.0)),
+                     top_p=float(opts.get("top_p", 1.0)), min_p=float(opts.get("min_p", 0.0)),
                      banned=[model.mask_id] + (ends if eos == "suppress" else []),  # never the mask
                      deferred=ends if eos == "defer" else [])
 
@@ -455,11 +460,39 @@ def span_logits(c: Canvas, a: int, b: int, cfg_scale: float) -> np.ndarray:
     return rows.contiguous().numpy()
 
 
+class Processors:
+    """Hugging Face's logits processors that read the canvas, as dlm applies them (see
+    include/dlm/sampling/logits_processors.h) to the float32 rows before the token rule:
+    RepetitionPenaltyLogitsProcessor over the committed tokens (prompt and committed
+    generated ids, read once per step) and min_new_tokens (eos and eot at -inf at generated
+    positions < N). The same torch operations as dlm, so the same float32 values."""
+
+    def __init__(self, c: "Canvas", opts: dict):
+        self.penalty = float(opts.get("repeat_penalty", 1.0))
+        self.min_new = int(opts.get("min_new_tokens", 0))
+        model = c.model
+        self.ends = [model.eos_id] + ([int(model.eot_id)] if model.eot_id is not None else [])
+        vocab = model.vocab
+        self.present = sorted({t for t in c.ids if t != model.mask_id and 0 <= t < vocab})
+
+    def row(self, row: np.ndarray, p: int) -> np.ndarray:
+        """The processed copy of the logits row predicting generated position p."""
+        t = torch.from_numpy(np.array(row, dtype=np.float32))
+        if self.penalty != 1.0 and self.present:
+            ids = torch.tensor(self.present, dtype=torch.long)
+            logits = t.index_select(0, ids)
+            t.index_copy_(0, ids, torch.where(logits < 0, logits * self.penalty, logits / self.penalty))
+        if p < self.min_new:
+            t[[e for e in self.ends if 0 <= e < t.shape[0]]] = float("-inf")
+        return t.numpy()
+
+
 def entropy_rule(rule: TokenRule) -> TokenRule:
     """The rule scoring each candidate by its (negative) entropy, deferral off: EB-sampler's
     bound reads H = -score of it."""
     return TokenRule(style=rule.style, algorithm="entropy", temperature=rule.temperature,
-                     top_k=rule.top_k, top_p=rule.top_p, banned=rule.banned, deferred=[])
+                     top_k=rule.top_k, top_p=rule.top_p, min_p=rule.min_p, banned=rule.banned,
+                     deferred=[])
 
 
 def scored_step(c: Canvas, a: int, b: int, rule: TokenRule, opts: dict, select,
@@ -469,12 +502,13 @@ def scored_step(c: Canvas, a: int, b: int, rule: TokenRule, opts: dict, select,
     with_entropy). True when generation should stop."""
     rows = span_logits(c, a, b, float(opts.get("cfg_scale", 0.0)))
     positions = c.masked(a, b)
-    proposals = [propose(row_of(c.model, rows, len(c.prompt), a, p), c.model.vocab, rule, c.seed, p, c.step)
-                 for p in positions]
+    processors = Processors(c, opts)
+    logits = [processors.row(row_of(c.model, rows, len(c.prompt), a, p), p) for p in positions]
+    proposals = [propose(l, c.model.vocab, rule, c.seed, p, c.step) for l, p in zip(logits, positions)]
     if with_entropy:
         h_rule = entropy_rule(rule)
-        entropies = [-propose(row_of(c.model, rows, len(c.prompt), a, p), c.model.vocab, h_rule,
-                              c.seed, p, c.step)[1] for p in positions]
+        entropies = [-propose(l, c.model.vocab, h_rule, c.seed, p, c.step)[1]
+                     for l, p in zip(logits, positions)]
         chosen = select([s for _, s in proposals], entropies, positions)
     else:
         chosen = select([s for _, s in proposals], positions)

@@ -13,8 +13,8 @@ from typing import List
 import numpy as np
 
 
-from common import (Canvas, Model, dlm_rng, new_canvas, propose, row_of, scored_step, span_logits,
-                    token_rule, top_k_selector)
+from common import (Canvas, Model, Processors, dlm_rng, new_canvas, propose, row_of, scored_step,
+                    span_logits, token_rule, top_k_selector)
 
 
 def timesteps(eps: float, steps: int) -> np.ndarray:
@@ -35,8 +35,10 @@ def reveal_step(c: Canvas, rule, opts: dict, p_transfer: np.float32, always_forw
     if always_forward or (reveal and (rows is None or c.changed)):
         rows = span_logits(c, 0, n, float(opts.get("cfg_scale", 0.0)))
         c.cached_rows, c.changed = rows, False
+    processors = Processors(c, opts)  # the committed tokens before this step's reveals
     for p in reveal:
-        c.commit(p, propose(row_of(c.model, rows, len(c.prompt), 0, p), c.model.vocab, rule, c.seed, p, c.step)[0])
+        row = processors.row(row_of(c.model, rows, len(c.prompt), 0, p), p)
+        c.commit(p, propose(row, c.model.vocab, rule, c.seed, p, c.step)[0])
         c.changed = True
     c.step += 1
     return c.should_stop(opts.get("eos", "none"))

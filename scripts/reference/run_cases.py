@@ -4,8 +4,8 @@
 Input (file argument or stdin): a JSON list of {"prompt": str, "options": {...},
 optionally "config": a TOML preset of dlm generate, whose keys the options override} with
 dlm's option names in snake_case (max_new_tokens, steps, block_length, temperature,
-seed, algorithm, style, schedule, eps, top_k, top_p, threshold, factor, eb_gamma,
-alg_temp, cfg_scale, eos, cache, cache_refresh, elastic_gamma, suffix_window). Output: one JSON line per case: {"generated":
+seed, algorithm, style, schedule, eps, top_k, top_p, min_p, repeat_penalty, min_new_tokens,
+threshold, factor, eb_gamma, alg_temp, cfg_scale, eos, cache, cache_refresh, elastic_gamma, suffix_window). Output: one JSON line per case: {"generated":
 the final span, "nfe": forward calls}.
 
 With --dlm PATH, the defaults for keys a case omits are dlm's own (`PATH options --json`,
@@ -42,7 +42,8 @@ def sampler_for(opts: dict):
 # omits, when run without --dlm (scripts/reference/check_cache.py imports them too).
 DEFAULTS = {"max_new_tokens": 128, "steps": 128, "block_length": 32, "temperature": 0.0, "seed": 0,
             "algorithm": "confidence", "style": "llada", "schedule": "block", "eps": 1e-3,
-            "top_k": 0, "top_p": 1.0, "alg_temp": 0.0, "cfg_scale": 0.0, "eos": "stop",
+            "top_k": 0, "top_p": 1.0, "min_p": 0.0, "repeat_penalty": 1.0, "min_new_tokens": 0,
+            "alg_temp": 0.0, "cfg_scale": 0.0, "eos": "stop",
             "cache": "auto", "cache_refresh": 0, "elastic_gamma": 0.9, "suffix_window": 0}
 
 

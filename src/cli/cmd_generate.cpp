@@ -10,6 +10,7 @@
 #include "cli/chat_flags.h"
 #include "cli/commands.h"
 #include "cli/input_file.h"
+#include "cli/live_view.h"
 #include "cli/sampling_flags.h"
 #include "cli/terminal.h"
 #include "dlm/model/checkpoint.h"
@@ -85,14 +86,8 @@ int run(GenerateCommand& c, CLI::App& cmd) {
   notice_uncached(sampling, *checkpoint);
 
   std::unique_ptr<GenerationObserver> observer;
-  if (c.json) {
-    observer = nullptr;
-  } else if (c.visual && stdout_is_terminal()) {
-    const ModelConfig& config = checkpoint->config();
-    std::vector<std::int64_t> ends{config.eos_id};
-    if (config.eot_id) ends.push_back(*config.eot_id);
-    observer = std::make_unique<CanvasView>(checkpoint->tokenizer(), prompt, config.mask_id, ends);
-  } else {
+  const bool live = c.visual && stdout_is_terminal();
+  if (!c.json && !live) {
     if (c.visual) spdlog::info("--visual needs a terminal on stdout; streaming plain text instead");
     observer = std::make_unique<StreamPrinter>();
     // On a terminal the completion follows its prompt, as llama.cpp shows it (bold, so the
@@ -101,13 +96,20 @@ int run(GenerateCommand& c, CLI::App& cmd) {
       std::cout << "\x1b[1m" << shown_prompt << "\x1b[0m" << (c.chat.chat ? "\n" : "") << std::flush;
     }
   }
-  GenerationResult result = generate(*checkpoint, prompt_ids, sampling, observer.get());
+  GenerationResult result;
+  if (live) {
+    auto finished = generate_live(*checkpoint, prompt, prompt_ids, sampling);
+    if (!finished) return 130;  // Ctrl-C: the text so far and a note are printed
+    result = std::move(*finished);
+  } else {
+    result = generate(*checkpoint, prompt_ids, sampling, observer.get());
+  }
   if (c.chat.chat) result.prompt = prompt;  // --json records the rendered prompt
   // An empty completion is a result (exit 0), but never a silent one.
   if (result.token_ids.empty()) {
     spdlog::warn("the completion is empty: the text ended at once (an end of sequence or a stop "
-                 "string came first); try --eos suppress (no end of sequence), a prompt that does "
-                 "not end a sentence, or --temperature 0.8");
+                 "string came first); try --min-new-tokens 16 (no end of sequence before 16 "
+                 "tokens), --eos suppress, or a prompt that does not end a sentence");
   }
   if (c.json) {
     std::cout << to_json(result) << std::endl;
@@ -130,7 +132,7 @@ Runner add_generate(CLI::App& app) {
                                  "Prompt text, also given bare (empty: unconditional)");
   auto* file = cmd->add_option("-f,--file", c->prompt_file, "Read the prompt from a file ('-': stdin); default: stdin when it is not a terminal");
   prompt->excludes(file);
-  auto* visual = cmd->add_flag("--visual,--diffusion-visual", c->visual, "Redraw the whole canvas in place each step (terminal only)");
+  auto* visual = cmd->add_flag("--visual,--diffusion-visual", c->visual, "Live view of the canvas, redrawn in place on the alternate screen with a legend and a status line; Ctrl-C stops (terminal only)");
   auto* json = cmd->add_flag("--json", c->json, "Print one JSON record instead of streaming text");
   visual->excludes(json);
   cmd->add_flag("--no-display-prompt", c->no_display_prompt, "On a terminal, print the completion without its prompt first");

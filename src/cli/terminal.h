@@ -1,5 +1,5 @@
 #pragma once
-// Terminal output for `dlm generate`: plain streaming and the live canvas view.
+// Terminal output for `dlm generate`: plain streaming (the live view is live_view.h).
 #include <string>
 #include <vector>
 
@@ -14,21 +14,6 @@ bool stdin_is_terminal();
 class StreamPrinter : public GenerationObserver {
  public:
   void on_text(const std::string& text) override;
-};
-
-// Redraws the prompt and the whole canvas in place after every step, masks dimmed.
-class CanvasView : public GenerationObserver {
- public:
-  // end_ids: eos, and eot when the checkpoint has one (drawn alike).
-  CanvasView(const Tokenizer& tokenizer, std::string prompt, std::int64_t mask_id,
-             std::vector<std::int64_t> end_ids);
-  void on_step(const StepEvent& event) override;
-
- private:
-  const Tokenizer& tokenizer_;
-  std::string prompt_;
-  std::int64_t mask_id_;
-  std::vector<std::int64_t> end_ids_;
 };
 
 }  // namespace dlm::cli

@@ -77,6 +77,9 @@ Json shared_settings(const SweepSettings& s) {
   if (o.pad_multiple != defaults.pad_multiple) settings["pad_multiple"] = o.pad_multiple;
   if (o.cache_refresh != defaults.cache_refresh) settings["cache_refresh"] = o.cache_refresh;
   if (o.max_memory != defaults.max_memory) settings["max_memory"] = o.max_memory;
+  if (o.min_p != defaults.min_p) settings["min_p"] = o.min_p;
+  if (o.repeat_penalty != defaults.repeat_penalty) settings["repeat_penalty"] = o.repeat_penalty;
+  if (o.min_new_tokens != defaults.min_new_tokens) settings["min_new_tokens"] = o.min_new_tokens;
   return settings;
 }
 

@@ -48,7 +48,7 @@ std::string sizes_of(const at::Tensor& t) {
 }
 
 TokenRule token_rule(std::int64_t style, std::int64_t algorithm, double temperature,
-                     std::int64_t top_k, double top_p, at::IntArrayRef banned,
+                     std::int64_t top_k, double top_p, double min_p, at::IntArrayRef banned,
                      at::IntArrayRef deferred) {
   require(style == static_cast<std::int64_t>(Style::kLlada) ||
               style == static_cast<std::int64_t>(Style::kDream),
@@ -63,6 +63,7 @@ TokenRule token_rule(std::int64_t style, std::int64_t algorithm, double temperat
   rule.temperature = temperature;
   rule.top_k = top_k;
   rule.top_p = top_p;
+  rule.min_p = min_p;
   rule.banned.assign(banned.begin(), banned.end());
   rule.deferred.assign(deferred.begin(), deferred.end());
   return rule;

@@ -17,7 +17,7 @@ std::string sizes_of(const at::Tensor& t);
 // The TokenRule that dlm::score's integer and float arguments encode (style and algorithm
 // are the enums' values in declaration order); throws dlm::Error on an unknown value.
 TokenRule token_rule(std::int64_t style, std::int64_t algorithm, double temperature,
-                     std::int64_t top_k, double top_p, at::IntArrayRef banned,
+                     std::int64_t top_k, double top_p, double min_p, at::IntArrayRef banned,
                      at::IntArrayRef deferred);
 
 // logits [N, V] (V >= 1) float32 / bfloat16 / float16; seeds, positions, steps [N] int64;

@@ -28,6 +28,7 @@ struct ScoreProblem {
   double temperature = 0.0;
   std::int64_t top_k = 0;
   double top_p = 1.0;
+  double min_p = 0.0;
   const std::int64_t* banned = nullptr;  // [n_banned]
   std::int64_t n_banned = 0;
   const std::int64_t* deferred = nullptr;  // [n_deferred]
@@ -37,9 +38,11 @@ struct ScoreProblem {
   double* scores = nullptr;        // [rows] out
 };
 
-// Whether the top-k / top-p filters change anything (then ScoreProblem::filtered is needed).
-inline bool score_filters_active(std::int64_t top_k, double top_p, std::int64_t vocab) {
-  return top_p < 1.0 || (top_k > 0 && top_k < vocab);
+// Whether the top-k / top-p / min-p filters change anything (then ScoreProblem::filtered is
+// needed).
+inline bool score_filters_active(std::int64_t top_k, double top_p, double min_p,
+                                 std::int64_t vocab) {
+  return top_p < 1.0 || (top_k > 0 && top_k < vocab) || min_p > 0.0;
 }
 
 cudaError_t launch_score(const ScoreProblem& problem, cudaStream_t stream);

@@ -22,7 +22,7 @@ void link_registrations();  // ops_cuda.cpp: referenced so its TORCH_LIBRARY_IMP
 TORCH_LIBRARY(dlm, m) {
   m.def(
       "score(Tensor logits, Tensor seeds, Tensor positions, Tensor steps, int style, "
-      "int algorithm, float temperature, int top_k, float top_p, int[] banned, "
+      "int algorithm, float temperature, int top_k, float top_p, float min_p, int[] banned, "
       "int[] deferred) -> (Tensor tokens, Tensor scores)");
   m.def(
       "commit(Tensor scores, Tensor tokens, Tensor eligible, Tensor(a!) canvas, Tensor k, "
@@ -55,11 +55,11 @@ std::tuple<at::Tensor, at::Tensor> score(const at::Tensor& logits, const at::Ten
                                          const TokenRule& rule) {
   using Signature = std::tuple<at::Tensor, at::Tensor>(
       const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&, std::int64_t,
-      std::int64_t, double, std::int64_t, double, at::IntArrayRef, at::IntArrayRef);
+      std::int64_t, double, std::int64_t, double, double, at::IntArrayRef, at::IntArrayRef);
   static const auto handle = op<Signature>("dlm::score");
   return handle.call(logits, seeds, positions, steps, static_cast<std::int64_t>(rule.style),
                      static_cast<std::int64_t>(rule.algorithm), rule.temperature, rule.top_k,
-                     rule.top_p, rule.banned, rule.deferred);
+                     rule.top_p, rule.min_p, rule.banned, rule.deferred);
 }
 
 at::Tensor commit(const at::Tensor& scores, const at::Tensor& tokens, const at::Tensor& eligible,

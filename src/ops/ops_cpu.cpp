@@ -60,10 +60,10 @@ std::tuple<at::Tensor, at::Tensor> score(const at::Tensor& logits, const at::Ten
                                          const at::Tensor& positions, const at::Tensor& steps,
                                          std::int64_t style, std::int64_t algorithm,
                                          double temperature, std::int64_t top_k, double top_p,
-                                         at::IntArrayRef banned, at::IntArrayRef deferred) {
+                                         double min_p, at::IntArrayRef banned, at::IntArrayRef deferred) {
   detail::check_score(logits, seeds, positions, steps);
   const TokenRule rule =
-      detail::token_rule(style, algorithm, temperature, top_k, top_p, banned, deferred);
+      detail::token_rule(style, algorithm, temperature, top_k, top_p, min_p, banned, deferred);
   const at::Tensor l = logits.contiguous();
   const at::Tensor s = seeds.contiguous(), p = positions.contiguous(), t = steps.contiguous();
   at::Tensor tokens = at::empty({l.size(0)}, l.options().dtype(at::kLong));

@@ -12,7 +12,7 @@ std::tuple<at::Tensor, at::Tensor> score(const at::Tensor& logits, const at::Ten
                                          const at::Tensor& positions, const at::Tensor& steps,
                                          std::int64_t style, std::int64_t algorithm,
                                          double temperature, std::int64_t top_k, double top_p,
-                                         at::IntArrayRef banned, at::IntArrayRef deferred);
+                                         double min_p, at::IntArrayRef banned, at::IntArrayRef deferred);
 
 at::Tensor commit(const at::Tensor& scores, const at::Tensor& tokens, const at::Tensor& eligible,
                   at::Tensor& canvas, const at::Tensor& k, std::int64_t rule, double value);

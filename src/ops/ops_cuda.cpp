@@ -44,10 +44,10 @@ std::tuple<at::Tensor, at::Tensor> score(const at::Tensor& logits, const at::Ten
                                          const at::Tensor& positions, const at::Tensor& steps,
                                          std::int64_t style, std::int64_t algorithm,
                                          double temperature, std::int64_t top_k, double top_p,
-                                         at::IntArrayRef banned, at::IntArrayRef deferred) {
+                                         double min_p, at::IntArrayRef banned, at::IntArrayRef deferred) {
   detail::check_score(logits, seeds, positions, steps);
   const TokenRule rule =
-      detail::token_rule(style, algorithm, temperature, top_k, top_p, banned, deferred);
+      detail::token_rule(style, algorithm, temperature, top_k, top_p, min_p, banned, deferred);
   const c10::cuda::CUDAGuard guard(logits.device());
   const at::Tensor l = logits.contiguous();
   const at::Tensor s = seeds.contiguous(), p = positions.contiguous(), t = steps.contiguous();
@@ -71,6 +71,7 @@ std::tuple<at::Tensor, at::Tensor> score(const at::Tensor& logits, const at::Ten
   problem.temperature = rule.temperature;
   problem.top_k = rule.top_k;
   problem.top_p = rule.top_p;
+  problem.min_p = rule.min_p;
   if (banned_ids.defined()) {
     problem.banned = banned_ids.data_ptr<std::int64_t>();
     problem.n_banned = banned_ids.numel();
@@ -79,7 +80,7 @@ std::tuple<at::Tensor, at::Tensor> score(const at::Tensor& logits, const at::Ten
     problem.deferred = deferred_ids.data_ptr<std::int64_t>();
     problem.n_deferred = deferred_ids.numel();
   }
-  if (kernels::score_filters_active(rule.top_k, rule.top_p, vocab)) {
+  if (kernels::score_filters_active(rule.top_k, rule.top_p, rule.min_p, vocab)) {
     scratch = at::empty({rows, vocab}, l.options().dtype(at::kDouble));
     problem.filtered = scratch.data_ptr<double>();
   }

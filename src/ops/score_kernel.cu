@@ -208,6 +208,22 @@ __device__ void top_k_filter(const ScoreProblem& p, double* f) {
   __syncthreads();
 }
 
+// Hugging Face's MinPLogitsWarper: -inf where softmax(f)_v < min_p * max softmax(f).
+__device__ void min_p_filter(const ScoreProblem& p, double* f) {
+  const std::int64_t vocab = p.vocab;
+  double local_max = -infinity();
+  for (std::int64_t v = threadIdx.x; v < vocab; v += kThreads) local_max = Max()(local_max, f[v]);
+  const double top = block_reduce(local_max, Max());
+  double local_sum = 0.0;
+  for (std::int64_t v = threadIdx.x; v < vocab; v += kThreads) local_sum += exp(f[v] - top);
+  const double sum = block_reduce(local_sum, Sum());
+  const double bound = p.min_p * (1.0 / sum);  // the largest probability is exp(0) / sum
+  for (std::int64_t v = threadIdx.x; v < vocab; v += kThreads) {
+    if (exp(f[v] - top) / sum < bound) f[v] = -infinity();
+  }
+  __syncthreads();
+}
+
 // The argmax of `value(v)` over ids with the reference's semantics: NaN values never win,
 // except that a NaN at id 0 is never displaced; ties go to the lowest id.
 template <class Value>
@@ -282,6 +298,7 @@ __global__ void __launch_bounds__(kThreads) score_kernel(const __grid_constant__
     __syncthreads();
     if (p.top_p < 1.0) top_p_filter(p, f);
     if (p.top_k > 0 && p.top_k < vocab) top_k_filter(p, f);
+    if (p.min_p > 0.0) min_p_filter(p, f);
   }
 
   // The distribution the scores (and Dream's draw) read: softmax of dist_logit.

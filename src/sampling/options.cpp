@@ -131,6 +131,25 @@ std::vector<OptionSpec> make_registry() {
         require(o.top_p > 0 && o.top_p <= 1,
                 fmt::format("--top-p {} is outside (0, 1]; try 0.95 (1 turns it off)", o.top_p));
       };
+  add(number("min-p", &O::min_p),
+      "Min-p filter (Hugging Face's MinPLogitsWarper): after temperature, top-p and top-k, drop "
+      "tokens whose probability is below P times the most likely one's (0: off)",
+      "0.05", {"min_p"})
+      .check = [](const O& o) {
+    require(std::isfinite(o.min_p) && o.min_p >= 0 && o.min_p <= 1,
+            fmt::format("--min-p {} is outside [0, 1]; try 0.05 (0 turns it off)", o.min_p));
+  };
+  auto& repeat_penalty = add(number("repeat-penalty", &O::repeat_penalty),
+                             "Repetition penalty (Hugging Face's RepetitionPenaltyLogitsProcessor) "
+                             "on the logits of every token already committed (prompt and "
+                             "generated): l < 0 ? l * R : l / R (1: off)",
+                             "1.1", {"repeat_penalty", "repetition_penalty"});
+  repeat_penalty.aliases = {"--repetition-penalty"};
+  repeat_penalty.check = [](const O& o) {
+    require(std::isfinite(o.repeat_penalty) && o.repeat_penalty > 0,
+            fmt::format("--repeat-penalty {} must be a finite number > 0; try 1.1 (1 turns it off)",
+                        o.repeat_penalty));
+  };
   auto& threshold = add(optional_number("threshold", &O::threshold),
                         "Fast-dLLM: commit the best and every other with score >= T; --steps is "
                         "ignored ('none': off)",
@@ -178,6 +197,15 @@ std::vector<OptionSpec> make_registry() {
       "every step, as LLaDA's reference), suppress, or defer (commit last)",
       "none",
       {"eos"});
+  add(integer("min-new-tokens", &O::min_new_tokens),
+      "No end of sequence (eos or eot) at the first N generated positions, so the text runs at "
+      "least N tokens (Hugging Face's min_new_tokens; 0: off)",
+      "16", {"min_new_tokens", "min_tokens"})
+      .check = [](const O& o) {
+    require(o.min_new_tokens >= 0,
+            fmt::format("--min-new-tokens {} must be >= 0 (0 turns it off); try 16",
+                        o.min_new_tokens));
+  };
   {
     OptionSpec stop = base("stop", ValueType::kTextList);
     stop.get = [](const O& o) { return o.stop; };

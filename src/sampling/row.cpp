@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "dlm/ops/ops.h"
+#include "dlm/sampling/logits_processors.h"
 
 namespace dlm::sampling {
 namespace {
@@ -39,6 +40,7 @@ Row::Row(const Denoiser& model, const Tokenizer& tokenizer,
   rule_.temperature = options.temperature;
   rule_.top_k = options.top_k;
   rule_.top_p = options.top_p;
+  rule_.min_p = options.min_p;
   const std::vector<std::int64_t> ends = end_ids(config_);
   // The mask id is never a candidate: committing it would leave the position masked (a
   // threshold block would then never finish).
@@ -161,6 +163,14 @@ void Row::apply_kept(at::Tensor rows, double forward_ms, std::int64_t calls) {
   finish_step();
 }
 
+void Row::process(at::Tensor& rows, const std::vector<std::int64_t>& positions) const {
+  if (options_.repeat_penalty != 1.0) {
+    apply_repetition_penalty(rows, committed_ids(canvas_, config_.mask_id),
+                             options_.repeat_penalty);
+  }
+  suppress_early_ends(rows, positions, options_.min_new_tokens, end_ids(config_));
+}
+
 // Candidates of `positions` from the kept output (row p of it predicts position p).
 void Row::reveal_from_kept(const std::vector<std::int64_t>& positions) {
   if (positions.empty()) return;
@@ -168,9 +178,11 @@ void Row::reveal_from_kept(const std::vector<std::int64_t>& positions) {
   const auto device = kept_.device();
   const auto longs = at::TensorOptions().dtype(at::kLong);
   const at::Tensor where = at::tensor(positions, longs);
-  at::Tensor rows = kept_.index_select(0, where.to(device)).narrow(1, 0, config_.vocab_size);
+  at::Tensor rows =
+      kept_.index_select(0, where.to(device)).narrow(1, 0, config_.vocab_size).contiguous();
+  process(rows, positions);
   const auto [tokens, scores] =
-      ops::score(rows.contiguous(), at::full({n}, static_cast<std::int64_t>(options_.seed), longs).to(device),
+      ops::score(rows, at::full({n}, static_cast<std::int64_t>(options_.seed), longs).to(device),
                  where.to(device), at::full({n}, step_index_, longs).to(device), rule_);
   const at::Tensor host = tokens.cpu();
   for (std::int64_t i = 0; i < n; ++i) commit(positions[i], host.data_ptr<std::int64_t>()[i]);

@@ -61,6 +61,9 @@ class Row {
   bool keeps_output() const { return keep_; }
 
   const TokenRule& rule() const { return rule_; }
+  // The logits processors of this request (--repeat-penalty over the committed tokens,
+  // --min-new-tokens) on rows [N, vocab] float32 predicting `positions`, in place.
+  void process(at::Tensor& rows, const std::vector<std::int64_t>& positions) const;
   const Selector& selector() const { return *selector_; }
   const GenerateOptions& options() const { return options_; }
   std::int64_t step_index() const { return step_index_; }

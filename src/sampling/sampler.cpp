@@ -32,7 +32,7 @@ double ms_since(Clock::time_point t0) {
 
 bool same_rule(const TokenRule& a, const TokenRule& b) {
   return a.style == b.style && a.algorithm == b.algorithm && a.temperature == b.temperature &&
-         a.top_k == b.top_k && a.top_p == b.top_p && a.banned == b.banned &&
+         a.top_k == b.top_k && a.top_p == b.top_p && a.min_p == b.min_p && a.banned == b.banned &&
          a.deferred == b.deferred;
 }
 
@@ -154,6 +154,13 @@ void score_and_commit(const at::Tensor& flat, std::int64_t rows_per_input,
   if (total > 0) {
     at::Tensor rows = gather(flat, members, rows_per_input);
     if (rows.size(1) != first.vocab_size()) rows = rows.narrow(1, 0, first.vocab_size()).contiguous();
+    for (std::size_t i = 0; i < members.size(); ++i) {
+      const Row& row = *members[i]->row;
+      const auto n = static_cast<std::int64_t>(row.targets().size());
+      if (n == 0) continue;
+      at::Tensor mine = rows.narrow(0, offsets[i], n);
+      row.process(mine, row.targets());
+    }
     const at::Tensor seed_t = long_tensor(seeds, device), position_t = long_tensor(positions, device),
                      step_t = long_tensor(steps, device);
     std::tie(tokens, scores) = ops::score(rows, seed_t, position_t, step_t, first.rule());

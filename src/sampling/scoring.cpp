@@ -30,8 +30,9 @@ std::vector<double> softmax(const std::vector<double>& l) {
   return p;
 }
 
-// Sets excluded ids to -inf: Dream's top_p_logits, then top_k_logits.
-void apply_filters(std::vector<double>& l, std::int64_t top_k, double top_p) {
+// Sets excluded ids to -inf: Dream's top_p_logits, then top_k_logits, then Hugging Face's
+// MinPLogitsWarper (applied after temperature, top-k and top-p there too).
+void apply_filters(std::vector<double>& l, std::int64_t top_k, double top_p, double min_p) {
   const auto n = static_cast<std::int64_t>(l.size());
   if (top_p < 1.0) {
     std::vector<std::int64_t> order(l.size());
@@ -57,6 +58,13 @@ void apply_filters(std::vector<double>& l, std::int64_t top_k, double top_p) {
     const double kth = copy[top_k - 1];
     for (auto& x : l) {
       if (x < kth) x = kNegInf;
+    }
+  }
+  if (min_p > 0.0) {
+    const auto p = softmax(l);
+    const double bound = min_p * *std::max_element(p.begin(), p.end());
+    for (std::size_t v = 0; v < l.size(); ++v) {
+      if (p[v] < bound) l[v] = kNegInf;
     }
   }
 }
@@ -108,7 +116,7 @@ Candidate propose_reference(const float* logits, std::int64_t vocab, const Token
   if (t > 0) {
     for (auto& x : filtered) x /= t;
   }
-  apply_filters(filtered, rule.top_k, rule.top_p);
+  apply_filters(filtered, rule.top_k, rule.top_p, rule.min_p);
 
   Candidate c;
   std::vector<double> dist;
@@ -192,7 +200,7 @@ constexpr double kMaxAbsLogit = 700.0;
 constexpr double kMinKey = 1e-50;
 
 bool filters_active(const TokenRule& rule, std::int64_t vocab) {
-  return rule.top_p < 1.0 || (rule.top_k > 0 && rule.top_k < vocab);
+  return rule.top_p < 1.0 || (rule.top_k > 0 && rule.top_k < vocab) || rule.min_p > 0.0;
 }
 
 // The runs of [0, vocab) free of banned ids, in order, so the hot loops test nothing per id

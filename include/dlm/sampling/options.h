@@ -28,6 +28,10 @@ struct GenerateOptions {
   double eps = 1e-3;                 // timestep schedule: t runs from 1 down to eps
   std::int64_t top_k = 0;            // 0: off
   double top_p = 1.0;                // 1: off
+  double min_p = 0.0;                // 0: off; Hugging Face's MinPLogitsWarper, after top-p/top-k
+  // 1: off; Hugging Face's RepetitionPenaltyLogitsProcessor over the committed tokens (the
+  // prompt and the generated positions committed so far): l < 0 ? l * R : l / R.
+  double repeat_penalty = 1.0;
   std::optional<double> threshold;   // Fast-dLLM threshold rule
   std::optional<double> factor;      // Fast-dLLM factor rule
   std::optional<double> eb_gamma;    // EB-sampler: entropy bound per step
@@ -36,6 +40,9 @@ struct GenerateOptions {
   // Stop once the end of the text is final: steps after it cannot change the text.
   // Presets that reproduce a reference sampler (configs/llada.toml) set none.
   EosPolicy eos = EosPolicy::kStop;
+  // Hugging Face's min_new_tokens: generated positions with index < N never take eos or eot
+  // (their logits are -inf), so the text runs at least N tokens unless a stop string ends it.
+  std::int64_t min_new_tokens = 0;
   std::vector<std::string> stop;     // stop strings
   // Canvas layout: every forward runs on the canvas right-padded to a multiple of this
   // (padding masked out as keys, positions explicit), alone or in a batch, so that a

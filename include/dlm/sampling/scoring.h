@@ -24,6 +24,7 @@ struct TokenRule {
   double temperature = 0.0;
   std::int64_t top_k = 0;               // 0: off; keeps every id tied with the k-th largest
   double top_p = 1.0;                   // 1: off; Dream's nucleus filter
+  double min_p = 0.0;                   // 0: off; Hugging Face's MinPLogitsWarper, last filter
   std::vector<std::int64_t> banned;     // ids never proposed (--eos suppress)
   std::vector<std::int64_t> deferred;   // ids whose candidates score -inf (--eos defer)
 };
@@ -41,7 +42,8 @@ struct DrawKey {
 //  - Dream style: q = softmax(filter(l / T)) (filter(l) at T = 0); x0 = inverse-CDF draw
 //    from q with u (stream kTokenSample, index 0), argmax q at T = 0; scores read q.
 // Scores: confidence p[x0]; margin p1 - p2; entropy sum p * log(p + 1e-10); random u
-// (stream kPositionScore, index 0). Filters (T-scaled logits): top-p, then top-k. Ties in
+// (stream kPositionScore, index 0). Filters (T-scaled logits): top-p, then top-k, then
+// min-p (with q = softmax of what is left, ids with q_v < min_p * max q are removed). Ties in
 // every argmax go to the lowest id.
 // Unfiltered LLaDA rows (the sampler's hot path) take a fast route that evaluates the
 // Gumbel key only for ids that can still win; every row gives exactly, bit for bit, what
