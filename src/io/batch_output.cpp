@@ -74,7 +74,8 @@ std::string batch_output_json(const BatchRecord& record, const std::vector<Gener
   out["id"] = record.id;
   out["line"] = record.line;
   out["input_hash"] = record.input_hash;
-  for (auto& [key, value] : ordered_json::parse(to_json(samples.at(0))).items()) out[key] = value;
+  const ordered_json first = ordered_json::parse(to_json(samples.at(0)));  // outlives the loop
+  for (const auto& [key, value] : first.items()) out[key] = value;
   if (samples.size() > 1) {
     out["n"] = samples.size();
     out["samples"] = ordered_json::array();
