@@ -381,6 +381,11 @@ TEST_CASE("dlm batch answers an OpenAI Batch input in the OpenAI output format",
   const json flat = read_lines(out).at(0);
   CHECK(openai_line_problems(flat, "/v1/completions").empty());
   CHECK(flat["custom_id"] == "line-1");
+  // auto: a file that mixes flat records in gets dlm's format.
+  dlm_test::write_file(in, "{\"prompt\": \"In the beginning\"}\n"
+                           "{\"custom_id\": \"e\", \"body\": {\"prompt\": \"And God said\"}}\n");
+  REQUIRE(dlm_test::run_shell(dlm_batch("-n 8 --overwrite -i " + in + " -o " + out)).exit_code == 0);
+  for (const json& line : read_lines(out)) CHECK(line.contains("token_ids"));
   const auto bad = dlm_test::run_shell(dlm_batch("-n 8 --output-format csv --overwrite -i " + in + " -o " + out));
   CHECK(bad.exit_code == 2);
   CHECK_THAT(bad.err, Catch::Matchers::Contains("--output-format 'csv' is not one of auto, openai, dlm"));
@@ -419,11 +424,26 @@ TEST_CASE("dlm batch --resume and --retry-failed keep every custom_id exactly on
   // The bad url fixed: --retry-failed replaces its error line (and the malformed one's).
   std::string fixed = envelope_input();
   fixed.replace(fixed.find("/v1/embeddings"), 14, "/v1/completions");
-  fixed.replace(fixed.find("{not json"), 9, R"({"prompt": "Hear, O Israel:", "max_tokens": 8})");
+  fixed.replace(fixed.find("{not json"), 9, R"({"body": {"prompt": "Hear, O Israel:", "max_tokens": 8}})");
   dlm_test::write_file(in, fixed);
   r = dlm_test::run_shell(dlm_batch(args + " --resume --retry-failed"));
   INFO(r.err);
   CHECK(r.exit_code == 0);
   const auto retried = check_openai_output(out);
   for (const auto& [id, line] : retried) CHECK(line["error"].is_null());
+}
+
+TEST_CASE("the README's OpenAI Batch example file is a clean OpenAI input", "[batch][openai]") {
+  std::istringstream in(dlm_test::read_file(std::string(DLM_SOURCE_DIR) + "/scripts/data/examples/openai_batch.jsonl"));
+  int records = 0;
+  for (std::string line; std::getline(in, line);) {
+    std::set<std::string> unknown;
+    const auto r = parse(line, &unknown);
+    INFO(line);
+    CHECK(r.error.empty());
+    CHECK(unknown.empty());
+    CHECK(r.envelope);
+    ++records;
+  }
+  CHECK(records == 3);
 }

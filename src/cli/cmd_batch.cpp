@@ -147,8 +147,9 @@ void require_unchanged_line(const JsonlOutput& out, const BatchRecord& r, const 
       c.output));
 }
 
-// The output format: --output-format, where "auto" is OpenAI's when any record of the
-// input uses the OpenAI Batch envelope (a "body"), dlm's otherwise.
+// The output format: --output-format, where "auto" is OpenAI's when the input is an OpenAI
+// Batch file (every line that is a JSON object has the envelope's "body"), dlm's otherwise
+// (a file that mixes flat records in is dlm's extension of the format).
 OutputFormat output_format(const std::string& name, const std::vector<BatchRecord>& records) {
   std::string lower = name;
   std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char ch) { return std::tolower(ch); });
@@ -157,9 +158,12 @@ OutputFormat output_format(const std::string& name, const std::vector<BatchRecor
   if (lower != "auto") {
     throw UsageError(fmt::format("--output-format '{}' is not one of auto, openai, dlm", name));
   }
-  const bool envelope = std::any_of(records.begin(), records.end(),
-                                    [](const BatchRecord& r) { return r.envelope; });
-  return envelope ? OutputFormat::kOpenAI : OutputFormat::kDlm;
+  // A line that is not a JSON object (error code invalid_json) says nothing either way.
+  const auto object = [](const BatchRecord& r) { return r.error_code != "invalid_json"; };
+  const bool any = std::any_of(records.begin(), records.end(), object);
+  const bool all = std::all_of(records.begin(), records.end(),
+                               [&](const BatchRecord& r) { return r.envelope || !object(r); });
+  return any && all ? OutputFormat::kOpenAI : OutputFormat::kDlm;
 }
 
 // The model's name in OpenAI output bodies: the checkpoint's file stem (its folder's name
@@ -376,7 +380,7 @@ Runner add_batch(CLI::App& app) {
   auto c = std::make_shared<BatchCommand>();
   CLI::App* cmd = app.add_subcommand("batch", "Generate for every record of a JSONL file; resumable");
   add_sampling_flags(*cmd, c->flags);
-  cmd->add_option("-i,--input", c->input, "Input JSONL ('-': stdin): {\"id\", \"prompt\" or \"messages\", settings...}")->required();
+  cmd->add_option("-i,--input", c->input, "Input JSONL ('-': stdin): {\"id\", \"prompt\" or \"messages\", settings...} or OpenAI Batch request lines")->required();
   cmd->add_option("-o,--output", c->output, "Output JSONL ('-': stdout), one record per input line")->required();
   auto* resume = cmd->add_flag("--resume", c->resume, "Continue an interrupted run: skip records already in the output");
   cmd->add_flag("--overwrite", c->overwrite, "Replace an existing output");
@@ -384,7 +388,7 @@ Runner add_batch(CLI::App& app) {
       ->needs(resume);
   cmd->add_option("--batch-size", c->batch_size, "Records generated together")->capture_default_str();
   cmd->add_option("--max-batch-tokens", c->max_batch_tokens, "Most padded canvas tokens in one batch")->capture_default_str();
-  cmd->add_option("--output-format", c->output_format, "auto, openai or dlm: the output records' format; auto: openai when the input uses the OpenAI Batch envelope")
+  cmd->add_option("--output-format", c->output_format, "auto, openai or dlm: the output lines' format; auto: openai for an OpenAI Batch input (every record in the envelope)")
       ->capture_default_str();
   cmd->add_option("--shard", c->shard, "I/N: process shard I (from 0) of N (default in a Slurm array: its task)");
   cmd->add_option("--sync-every", c->sync_seconds, "Seconds between syncs of the output to disk")->capture_default_str();
