@@ -388,7 +388,7 @@ TEST_CASE("dlm batch answers an OpenAI Batch input in the OpenAI output format",
   for (const json& line : read_lines(out)) CHECK(line.contains("token_ids"));
   const auto bad = dlm_test::run_shell(dlm_batch("-n 8 --output-format csv --overwrite -i " + in + " -o " + out));
   CHECK(bad.exit_code == 2);
-  CHECK_THAT(bad.err, Catch::Matchers::Contains("--output-format 'csv' is not one of auto, openai, dlm"));
+  CHECK_THAT(bad.err, Catch::Matchers::Contains("--output-format: csv not in {auto,openai,dlm}"));
 }
 
 TEST_CASE("dlm batch --resume and --retry-failed keep every custom_id exactly once in the OpenAI format",

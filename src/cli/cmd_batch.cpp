@@ -147,17 +147,13 @@ void require_unchanged_line(const JsonlOutput& out, const BatchRecord& r, const 
       c.output));
 }
 
-// The output format: --output-format, where "auto" is OpenAI's when the input is an OpenAI
-// Batch file (every line that is a JSON object has the envelope's "body"), dlm's otherwise
-// (a file that mixes flat records in is dlm's extension of the format).
+// The output format: --output-format (CLI11 has checked the name), where "auto" is OpenAI's
+// when the input is an OpenAI Batch file (every line that is a JSON object has the
+// envelope's "body"), dlm's otherwise (a file that mixes flat records in is dlm's extension
+// of the format).
 OutputFormat output_format(const std::string& name, const std::vector<BatchRecord>& records) {
-  std::string lower = name;
-  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char ch) { return std::tolower(ch); });
-  if (lower == "openai") return OutputFormat::kOpenAI;
-  if (lower == "dlm") return OutputFormat::kDlm;
-  if (lower != "auto") {
-    throw UsageError(fmt::format("--output-format '{}' is not one of auto, openai, dlm", name));
-  }
+  if (name == "openai") return OutputFormat::kOpenAI;
+  if (name == "dlm") return OutputFormat::kDlm;
   // A line that is not a JSON object (error code invalid_json) says nothing either way.
   const auto object = [](const BatchRecord& r) { return r.error_code != "invalid_json"; };
   const bool any = std::any_of(records.begin(), records.end(), object);
@@ -389,7 +385,8 @@ Runner add_batch(CLI::App& app) {
   cmd->add_option("--batch-size", c->batch_size, "Records generated together")->capture_default_str();
   cmd->add_option("--max-batch-tokens", c->max_batch_tokens, "Most padded canvas tokens in one batch")->capture_default_str();
   cmd->add_option("--output-format", c->output_format, "auto, openai or dlm: the output lines' format; auto: openai for an OpenAI Batch input (every record in the envelope)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->transform(CLI::IsMember({"auto", "openai", "dlm"}, CLI::ignore_case));
   cmd->add_option("--shard", c->shard, "I/N: process shard I (from 0) of N (default in a Slurm array: its task)");
   cmd->add_option("--sync-every", c->sync_seconds, "Seconds between syncs of the output to disk")->capture_default_str();
   add_log_options(*cmd, c->log);
