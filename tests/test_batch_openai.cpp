@@ -447,3 +447,22 @@ TEST_CASE("the README's OpenAI Batch example file is a clean OpenAI input", "[ba
   }
   CHECK(records == 3);
 }
+
+TEST_CASE("an output whose settings file predates a setting resumes with what it implied",
+          "[batch][openai]") {
+  TempDir dir;
+  const std::string out = dir.file("old.jsonl");
+  dlm_test::write_file(out, "{\"id\": \"a\", \"line\": 1}\n");
+  dlm::write_settings(out, {{"--steps", "8"}});  // written before --output-format existed
+  const dlm::RunSettings implicit = dlm::implicit_batch_settings();
+  CHECK(implicit.at("--output-format") == "dlm");
+  REQUIRE(implicit.count("--temperature") == 1);  // every sampling option, at its default
+  dlm::RunSettings now{{"--steps", "8"}, {"--output-format", "dlm"}, {"--temperature", implicit.at("--temperature")}};
+  dlm::check_resume_settings(out, now, implicit);  // dlm's format was the only one: passes
+  now["--output-format"] = "openai";
+  dlm_test::require_usage_error([&] { dlm::check_resume_settings(out, now, implicit); },
+                                {"--output-format dlm, this run has --output-format openai"});
+  now["--output-format"] = "dlm";
+  now["--steps"] = "16";  // a stored setting still wins over the implicit one
+  dlm_test::require_usage_error([&] { dlm::check_resume_settings(out, now, implicit); }, {"--steps 8"});
+}

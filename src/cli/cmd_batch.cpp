@@ -232,7 +232,7 @@ int run(BatchCommand& c, CLI::App& cmd) {
   context.format = output_format(c.output_format, records);
   context.model = model_name(model);
   const RunSettings settings = batch_settings(c.flags.options, model, shard, to_string(context.format));
-  if (c.resume && c.output != "-") check_resume_settings(c.output, settings);
+  if (c.resume && c.output != "-") check_resume_settings(c.output, settings, implicit_batch_settings());
   configure_runtime(c.flags.runtime);
   auto checkpoint = Checkpoint::load(model, c.flags.runtime.device);
   notice_uncached(c.flags.options, *checkpoint);

@@ -386,6 +386,14 @@ RunSettings batch_settings(const GenerateOptions& options, const std::string& mo
   return s;
 }
 
+RunSettings implicit_batch_settings() {
+  RunSettings s;
+  const GenerateOptions defaults;
+  for (const auto& spec : option_registry()) s[spec.flag()] = option_text(spec, defaults);
+  s["--output-format"] = "dlm";
+  return s;
+}
+
 std::string progress_line(const BatchCounts& c, double tokens_per_second, double eta_seconds) {
   const std::string failed = c.failed > 0 ? fmt::format(" ({} failed)", c.failed) : "";
   return fmt::format("\r{}/{} records{} | {:.1f} tokens/s | ETA {:.0f} s   ", c.accounted(),

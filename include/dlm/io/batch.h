@@ -89,6 +89,10 @@ bool in_shard(const Shard& shard, std::string_view id);
 // format ("dlm" or "openai", as resolved).
 RunSettings batch_settings(const GenerateOptions& options, const std::string& model,
                            const Shard& shard, const std::string& output_format);
+// What an output whose settings file lacks a setting was written with: every sampling
+// option's default (options added since), and --output-format dlm (the only format before
+// there was a choice). For check_resume_settings' `implicit`.
+RunSettings implicit_batch_settings();
 
 // What a run did with the records of its input (its shard): the progress line and the
 // summary are both drawn from one tally, so they count the same records.
