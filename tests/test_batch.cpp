@@ -759,6 +759,25 @@ TEST_CASE("scripts/dlm_batch.sbatch finds dlm when Slurm runs its spooled copy",
   CHECK(r.exit_code == 0);
   CHECK(records_per_line(dir.file("submit/out/shard-0.jsonl")).size() == 2);
 
+  // DLM set at submission: an absolute path from anywhere, a relative one from the submit
+  // directory (the spooled copy runs elsewhere); a DLM that is not an executable says so.
+  const std::string elsewhere = dlm_test::shell_quote(dir.file("spool"));
+  const std::string task = " SLURM_ARRAY_TASK_ID=0 SLURM_ARRAY_TASK_MIN=0 SLURM_ARRAY_TASK_COUNT=1 "
+                           "SLURM_ARRAY_TASK_STEP=1 IN=" + dlm_test::shell_quote(dir.file("submit/in.jsonl")) +
+                           " OUT_DIR=" + dlm_test::shell_quote(dir.file("submit/out2")) + " bash slurm_script -q -n 8 </dev/null";
+  const auto absolute = run_shell("cd " + elsewhere + " && env -u SLURM_SUBMIT_DIR PATH=/usr/bin:/bin DLM=" +
+                                  dlm_test::shell_quote(DLM_EXECUTABLE) + task);
+  INFO(absolute.err);
+  CHECK(absolute.exit_code == 0);
+  CHECK(records_per_line(dir.file("submit/out2/shard-0.jsonl")).size() == 2);
+  const auto relative = run_shell("cd " + elsewhere + " && env PATH=/usr/bin:/bin DLM=build/dlm SLURM_SUBMIT_DIR=" +
+                                  dlm_test::shell_quote(dir.file("submit")) + task);
+  INFO(relative.err);
+  CHECK(relative.exit_code == 0);
+  const auto wrong = run_shell("cd " + elsewhere + " && env PATH=/usr/bin:/bin DLM=/nonexistent/dlm" + task);
+  CHECK(wrong.exit_code == 2);
+  CHECK_THAT(wrong.err, Catch::Matchers::Contains("DLM=/nonexistent/dlm is not an executable"));
+
   // Nowhere to find it: one line saying how to point at it.
   const auto lost = run_shell("cd " + dlm_test::shell_quote(dir.path().string()) +
                               " && env -u DLM -u SLURM_SUBMIT_DIR PATH=/usr/bin:/bin IN=x bash " +

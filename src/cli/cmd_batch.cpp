@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <limits>
 #include <iostream>
@@ -21,6 +22,7 @@
 #include "cli/input_file.h"
 #include "cli/sampling_flags.h"
 #include "dlm/io/batch.h"
+#include "dlm/io/batch_output.h"
 #include "dlm/model/checkpoint.h"
 #include "dlm/error.h"
 #include "dlm/io/jsonl_output.h"
@@ -45,6 +47,7 @@ struct BatchCommand {
   std::int64_t batch_size = 16;
   std::int64_t max_batch_tokens = 16384;
   std::string shard;
+  std::string output_format = "auto";
   double sync_seconds = 1.0;
   LogOptions log;
 };
@@ -95,7 +98,7 @@ bool blank(const std::string& s) {
 class Progress {
  public:
   Progress(const BatchCounts& counts, bool enabled) : counts_(counts), enabled_(enabled) {}
-  void record(std::int64_t tokens) {
+  void record(std::int64_t tokens) {  // a record finished (all its samples)
     ++generated_;
     tokens_ += tokens;
     if (!enabled_) return;
@@ -144,6 +147,30 @@ void require_unchanged_line(const JsonlOutput& out, const BatchRecord& r, const 
       c.output));
 }
 
+// The output format: --output-format (CLI11 has checked the name), where "auto" is OpenAI's
+// when the input is an OpenAI Batch file (every line that is a JSON object has the
+// envelope's "body"), dlm's otherwise (a file that mixes flat records in is dlm's extension
+// of the format).
+OutputFormat output_format(const std::string& name, const std::vector<BatchRecord>& records) {
+  if (name == "openai") return OutputFormat::kOpenAI;
+  if (name == "dlm") return OutputFormat::kDlm;
+  // A line that is not a JSON object (error code invalid_json) says nothing either way.
+  const auto object = [](const BatchRecord& r) { return r.error_code != "invalid_json"; };
+  const bool any = std::any_of(records.begin(), records.end(), object);
+  const bool all = std::all_of(records.begin(), records.end(),
+                               [&](const BatchRecord& r) { return r.envelope || !object(r); });
+  return any && all ? OutputFormat::kOpenAI : OutputFormat::kDlm;
+}
+
+// The model's name in OpenAI output bodies: the checkpoint's file stem (its folder's name
+// for a model folder).
+std::string model_name(const std::string& model) {
+  std::filesystem::path p(model);
+  if (!p.has_filename()) p = p.parent_path();
+  std::error_code ec;
+  return std::filesystem::is_directory(p, ec) ? p.filename().string() : p.stem().string();
+}
+
 // How many error reasons are shown on stderr; the rest are only in the output.
 constexpr std::size_t kShownFailures = 3;
 
@@ -183,12 +210,34 @@ int run(BatchCommand& c, CLI::App& cmd) {
     spdlog::warn("input {} {}; there is nothing to generate", input_name,
                  lines.empty() ? "is empty" : "has only blank lines");
   }
-  const RunSettings settings = batch_settings(c.flags.options, model, shard);
-  if (c.resume && c.output != "-") check_resume_settings(c.output, settings);
+  // Every record is parsed before the model loads: the output format follows the input's,
+  // and unknown fields are named at once.
+  std::map<std::string, std::pair<std::int64_t, std::size_t>> unknown;  // first line, lines
+  std::vector<BatchRecord> records;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    if (blank(lines[i])) continue;
+    std::set<std::string> fields;
+    records.push_back(parse_batch_record(lines[i], static_cast<std::int64_t>(i + 1),
+                                         c.flags.options, c.flags.options.seed, fields));
+    for (const auto& name : fields) {
+      ++unknown.try_emplace(name, records.back().line, 0).first->second.second;
+    }
+  }
+  for (const auto& [name, where] : unknown) {
+    const auto& [first, count] = where;
+    spdlog::warn("unknown field \"{}\" ignored (line {}{})", name, first,
+                 count > 1 ? fmt::format(" and {} more", count - 1) : "");
+  }
+  OutputContext context;
+  context.format = output_format(c.output_format, records);
+  context.model = model_name(model);
+  const RunSettings settings = batch_settings(c.flags.options, model, shard, to_string(context.format));
+  if (c.resume && c.output != "-") check_resume_settings(c.output, settings, implicit_batch_settings());
   configure_runtime(c.flags.runtime);
   auto checkpoint = Checkpoint::load(model, c.flags.runtime.device);
   notice_uncached(c.flags.options, *checkpoint);
-  JsonlOutput out(c.output, c.resume, c.overwrite, c.sync_seconds, c.retry_failed);
+  JsonlOutput out(c.output, c.resume, c.overwrite, c.sync_seconds, c.retry_failed,
+                  read_batch_output_key);
   if (c.output != "-") write_settings(c.output, settings);
   if (out.repaired_bytes() > 0) {
     spdlog::warn("dropped a torn last line ({} bytes) left by an interrupted run in {}",
@@ -198,19 +247,14 @@ int run(BatchCommand& c, CLI::App& cmd) {
     spdlog::info("--retry-failed: removed {} error records from {}; their records run again",
                  out.dropped_errors(), c.output);
   }
+  const auto now = [] { return static_cast<std::int64_t>(std::time(nullptr)); };
 
-  // Parse, dedupe, skip what is done; error records go out at once.
-  std::map<std::string, std::pair<std::int64_t, std::size_t>> unknown;  // first line, lines
+  // Dedupe, skip what is done; error records go out at once.
   std::set<std::string> seen;
   std::vector<BatchRecord> pending;
   std::vector<std::vector<std::int64_t>> prompt_ids;
   BatchCounts counts;
-  for (std::size_t i = 0; i < lines.size(); ++i) {
-    if (blank(lines[i])) continue;
-    std::set<std::string> fields;
-    BatchRecord r = parse_batch_record(lines[i], static_cast<std::int64_t>(i + 1), c.flags.options,
-                                       c.flags.options.seed, fields);
-    for (const auto& name : fields) ++unknown.try_emplace(name, r.line, 0).first->second.second;
+  for (BatchRecord& r : records) {
     if (!in_shard(shard, r.id)) continue;
     ++counts.total;
     const bool duplicate = !seen.insert(r.id).second;
@@ -221,6 +265,7 @@ int run(BatchCommand& c, CLI::App& cmd) {
     }
     if (duplicate && r.error.empty()) {
       r.error = fmt::format("line {}: duplicate id '{}' (an earlier line has it)", r.line, r.id);
+      r.error_code = "duplicate_custom_id";
     }
     std::vector<std::int64_t> ids;
     if (r.error.empty()) {
@@ -233,7 +278,8 @@ int run(BatchCommand& c, CLI::App& cmd) {
       }
     }
     if (!r.error.empty()) {
-      out.append(batch_error_json(r, r.error));
+      context.created = now();
+      out.append(batch_error_json(r, context));
       if (++counts.failed <= kShownFailures) spdlog::warn("{}", r.error);
       continue;
     }
@@ -244,53 +290,69 @@ int run(BatchCommand& c, CLI::App& cmd) {
     spdlog::warn("{} more records failed; the error records in {} say why",
                  counts.failed - kShownFailures, c.output == "-" ? "the output" : c.output);
   }
-  for (const auto& [name, where] : unknown) {
-    const auto& [first, count] = where;
-    spdlog::warn("unknown field \"{}\" ignored (line {}{})", name, first,
-                 count > 1 ? fmt::format(" and {} more", count - 1) : "");
-  }
 
-  // Rows of equal padded length share forward calls: order by it, then chunk.
-  std::vector<std::size_t> order(pending.size());
-  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  // A row is one sample of a record. Rows of equal padded length share forward calls:
+  // order by it, then chunk.
+  struct Row {
+    std::size_t record;
+    std::int64_t sample;
+  };
+  std::vector<Row> rows;
+  std::vector<std::vector<GenerationResult>> results(pending.size());
+  std::vector<std::int64_t> remaining(pending.size());
+  for (std::size_t i = 0; i < pending.size(); ++i) {
+    for (std::int64_t k = 0; k < pending[i].samples; ++k) rows.push_back({i, k});
+    results[i].resize(static_cast<std::size_t>(pending[i].samples));
+    remaining[i] = pending[i].samples;
+  }
   const auto padded = [&](std::size_t i) {
     return padded_length(static_cast<std::int64_t>(prompt_ids[i].size()) +
                              pending[i].options.max_new_tokens,
                          pending[i].options.pad_multiple);
   };
-  std::stable_sort(order.begin(), order.end(),
-                   [&](std::size_t a, std::size_t b) { return padded(a) < padded(b); });
+  std::stable_sort(rows.begin(), rows.end(),
+                   [&](const Row& a, const Row& b) { return padded(a.record) < padded(b.record); });
 
   Progress progress(counts, !c.log.quiet && isatty(STDERR_FILENO) == 1);
   std::size_t next = 0;
-  while (next < order.size() && !g_interrupted.load()) {
+  while (next < rows.size() && !g_interrupted.load()) {
     std::vector<BatchRequest> requests;
-    std::vector<std::size_t> members;
+    std::vector<Row> members;
     std::int64_t tokens = 0;
     std::int64_t bytes = checkpoint->parameter_bytes();
-    while (next < order.size() && static_cast<std::int64_t>(requests.size()) < c.batch_size) {
-      const std::size_t i = order[next];
-      const GenerateOptions& o = pending[i].options;
+    while (next < rows.size() && static_cast<std::int64_t>(requests.size()) < c.batch_size) {
+      const Row row = rows[next];
+      const std::size_t i = row.record;
+      GenerateOptions o = pending[i].options;
+      o.seed = sample_seed(o.seed, row.sample);
       const std::int64_t cost = padded(i) * (o.cfg_scale > 0 ? 2 : 1);
       if (!requests.empty() && tokens + cost > c.max_batch_tokens) break;
       // --max-memory bounds the whole batch: each row adds its cache and logits (a row
       // alone always fits: validate() checked it).
-      const MemoryEstimate row =
+      const MemoryEstimate need =
           estimate_memory(o, *checkpoint, static_cast<std::int64_t>(prompt_ids[i].size()));
-      if (!requests.empty() && o.max_memory > 0 && bytes + row.cache + row.logits > o.max_memory) break;
-      bytes += row.cache + row.logits;
+      if (!requests.empty() && o.max_memory > 0 && bytes + need.cache + need.logits > o.max_memory) break;
+      bytes += need.cache + need.logits;
       tokens += cost;
-      requests.push_back(BatchRequest{prompt_ids[i], pending[i].options, nullptr});
-      members.push_back(i);
+      requests.push_back(BatchRequest{prompt_ids[i], o, nullptr});
+      members.push_back(row);
       ++next;
     }
     generate_batch(*checkpoint, requests,
                    [&](std::size_t k, GenerationResult&& result) {
-                     const BatchRecord& r = pending[members[k]];
+                     const auto [i, sample] = members[k];
+                     const BatchRecord& r = pending[i];
                      if (r.messages) result.prompt = r.prompt;  // the rendered conversation
-                     out.append(batch_output_json(r, result, result.total_ms - result.load_ms));
+                     results[i][static_cast<std::size_t>(sample)] = std::move(result);
+                     if (--remaining[i] > 0) return;
+                     // Every sample is in: the record's line.
+                     double elapsed_ms = 0;
+                     for (const auto& s : results[i]) elapsed_ms = std::max(elapsed_ms, s.total_ms - s.load_ms);
+                     context.created = now();
+                     out.append(batch_output_json(r, results[i], elapsed_ms, context));
+                     results[i].clear();
                      ++counts.done;
-                     progress.record(r.options.max_new_tokens);
+                     progress.record(r.options.max_new_tokens * r.samples);
                    },
                    &g_interrupted);
   }
@@ -314,7 +376,7 @@ Runner add_batch(CLI::App& app) {
   auto c = std::make_shared<BatchCommand>();
   CLI::App* cmd = app.add_subcommand("batch", "Generate for every record of a JSONL file; resumable");
   add_sampling_flags(*cmd, c->flags);
-  cmd->add_option("-i,--input", c->input, "Input JSONL ('-': stdin): {\"id\", \"prompt\" or \"messages\", settings...}")->required();
+  cmd->add_option("-i,--input", c->input, "Input JSONL ('-': stdin): {\"id\", \"prompt\" or \"messages\", settings...} or OpenAI Batch request lines")->required();
   cmd->add_option("-o,--output", c->output, "Output JSONL ('-': stdout), one record per input line")->required();
   auto* resume = cmd->add_flag("--resume", c->resume, "Continue an interrupted run: skip records already in the output");
   cmd->add_flag("--overwrite", c->overwrite, "Replace an existing output");
@@ -322,6 +384,9 @@ Runner add_batch(CLI::App& app) {
       ->needs(resume);
   cmd->add_option("--batch-size", c->batch_size, "Records generated together")->capture_default_str();
   cmd->add_option("--max-batch-tokens", c->max_batch_tokens, "Most padded canvas tokens in one batch")->capture_default_str();
+  cmd->add_option("--output-format", c->output_format, "auto, openai or dlm: the output lines' format; auto: openai for an OpenAI Batch input (every record in the envelope)")
+      ->capture_default_str()
+      ->transform(CLI::IsMember({"auto", "openai", "dlm"}, CLI::ignore_case));
   cmd->add_option("--shard", c->shard, "I/N: process shard I (from 0) of N (default in a Slurm array: its task)");
   cmd->add_option("--sync-every", c->sync_seconds, "Seconds between syncs of the output to disk")->capture_default_str();
   add_log_options(*cmd, c->log);

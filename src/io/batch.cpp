@@ -70,8 +70,8 @@ std::string jsonl_texts(const OptionSpec& spec, const std::string& key, const js
 
 const std::set<std::string>& known_fields() {
   static const std::set<std::string> names = [] {
-    std::set<std::string> n{"id",     "custom_id", "prompt", "messages",
-                            "method", "url",       "body",   "reference"};
+    std::set<std::string> n{"id",  "custom_id", "prompt",    "messages", "method",
+                            "url", "body",      "reference", "model",    "n"};
     for (const auto& spec : option_registry()) n.insert(spec.jsonl_keys.begin(), spec.jsonl_keys.end());
     return n;
   }();
@@ -149,7 +149,81 @@ std::string parse_messages(const json& messages, Conversation& out) {
   return "";
 }
 
+// The request's address: "method" (POST) and "url" (one of the endpoints), where given;
+// sets the record's endpoint and `addressed` when "url" names one. "" or the error.
+std::string check_address(const json& j, BatchRecord& r, bool& addressed) {
+  if (j.contains("method") && !j.at("method").is_null() && j.at("method") != "POST") {
+    r.error_code = "invalid_method";
+    return fmt::format("method {} is not supported; OpenAI Batch requests are \"POST\"",
+                       j.at("method").dump());
+  }
+  addressed = j.contains("url") && !j.at("url").is_null();
+  if (!addressed) return "";
+  for (const Endpoint e : {Endpoint::kCompletions, Endpoint::kChatCompletions}) {
+    if (j.at("url") == endpoint_url(e)) {
+      r.endpoint = e;
+      return "";
+    }
+  }
+  r.error_code = "invalid_url";
+  return fmt::format("url {} is not supported; dlm batch serves {} and {}", j.at("url").dump(),
+                     endpoint_url(Endpoint::kCompletions), endpoint_url(Endpoint::kChatCompletions));
+}
+
+// The request body's prompt or messages (as its endpoint takes them; without a "url",
+// "messages" address chat completions), "model" and "n". "" or the error.
+std::string parse_request(const json& body, bool addressed, BatchRecord& r) {
+  const bool has_messages = body.contains("messages") && !body.at("messages").is_null();
+  const bool has_prompt = body.contains("prompt") && !body.at("prompt").is_null();
+  if (!addressed) r.endpoint = has_messages ? Endpoint::kChatCompletions : Endpoint::kCompletions;
+  const char* completions = endpoint_url(Endpoint::kCompletions);
+  const char* chat = endpoint_url(Endpoint::kChatCompletions);
+  if (has_messages && has_prompt) return "both \"prompt\" and \"messages\"; give one";
+  if (has_messages && r.endpoint == Endpoint::kCompletions) {
+    return fmt::format("{} takes \"prompt\"; send \"messages\" to {}", completions, chat);
+  }
+  if (has_prompt && r.endpoint == Endpoint::kChatCompletions) {
+    return fmt::format("{} takes \"messages\"; send \"prompt\" to {}", chat, completions);
+  }
+  if (has_messages) {
+    Conversation messages;
+    const std::string error = parse_messages(body.at("messages"), messages);
+    if (!error.empty()) return error;
+    r.messages = std::move(messages);
+  } else if (has_prompt && body.at("prompt").is_array()) {
+    return "\"prompt\" must be one string; a list of prompts is not supported: give each prompt "
+           "its own record";
+  } else if (!has_prompt || !body.at("prompt").is_string()) {
+    return "missing \"prompt\" (a string) or \"messages\"";
+  } else {
+    r.prompt = body.at("prompt").get<std::string>();
+  }
+  if (body.contains("model") && !body.at("model").is_null()) {
+    if (!body.at("model").is_string()) return "field \"model\" must be a string";
+    r.model = body.at("model").get<std::string>();
+  }
+  if (body.contains("n") && !body.at("n").is_null()) {
+    const json& n = body.at("n");
+    const bool fits = n.is_number_integer() && n.get<std::int64_t>() >= 1 &&
+                      n.get<std::int64_t>() <= kMaxSamples;
+    if (!fits) {
+      return fmt::format("field \"n\" must be an integer from 1 to {} (samples of the prompt), got {}",
+                         kMaxSamples, n.dump());
+    }
+    r.samples = n.get<std::int64_t>();
+  }
+  return "";
+}
+
 }  // namespace
+
+const char* endpoint_url(Endpoint endpoint) {
+  return endpoint == Endpoint::kChatCompletions ? "/v1/chat/completions" : "/v1/completions";
+}
+
+std::uint64_t sample_seed(std::uint64_t record_seed, std::int64_t sample) {
+  return sample == 0 ? record_seed : derive_seed(record_seed, fmt::format("sample-{}", sample));
+}
 
 std::string render_batch_prompt(const BatchRecord& record, const ModelConfig& config) {
   return record.messages ? render_for(config, *record.messages) : record.prompt;
@@ -193,6 +267,7 @@ BatchRecord parse_record(std::string_view text, std::int64_t line, const Generat
   r.id = fmt::format("line-{}", line);
   r.input_hash = input_fingerprint(text);
   r.options = defaults;
+  r.error_code = "invalid_json";
   if (const auto deep = json_depth_problem(text)) {
     r.error = fmt::format("line {}: {}", line, *deep);
     return r;
@@ -208,6 +283,7 @@ BatchRecord parse_record(std::string_view text, std::int64_t line, const Generat
     r.error = fmt::format("line {}: a record must be a JSON object", line);
     return r;
   }
+  r.error_code = "invalid_request";
   for (const char* key : {"custom_id", "id"}) {
     if (j.contains(key) && !j.at(key).is_null()) {
       const json& v = j.at(key);
@@ -215,31 +291,31 @@ BatchRecord parse_record(std::string_view text, std::int64_t line, const Generat
       r.has_id = true;
     }
   }
-  // The OpenAI Batch envelope keeps the request under "body".
-  const json& body = j.contains("body") && j.at("body").is_object() ? j.at("body") : j;
-  for (const json* part : std::initializer_list<const json*>{&j, &body}) {
-    for (const auto& [key, value] : part->items()) {
+  // The OpenAI Batch envelope keeps the request under "body", its address in "url".
+  r.envelope = j.contains("body");
+  if (r.envelope && !j.at("body").is_object()) {
+    r.error = fmt::format("line {}: \"body\" must be an object (the request to {} or {})", line,
+                          endpoint_url(Endpoint::kCompletions), endpoint_url(Endpoint::kChatCompletions));
+    return r;
+  }
+  const json& body = r.envelope ? j.at("body") : j;
+  static const std::set<std::string> envelope_fields{"custom_id", "id", "method", "url", "body"};
+  for (const auto& [key, value] : j.items()) {
+    if (!(r.envelope ? envelope_fields : known_fields()).count(key)) unknown.insert(key);
+  }
+  if (r.envelope) {
+    for (const auto& [key, value] : body.items()) {
       if (!known_fields().count(key)) unknown.insert(key);
     }
   }
-  const bool has_messages = body.contains("messages") && !body.at("messages").is_null();
-  if (has_messages && body.contains("prompt")) {
-    r.error = fmt::format("line {}: both \"prompt\" and \"messages\"; give one", line);
+  bool addressed = false;
+  if (const std::string error = check_address(j, r, addressed); !error.empty()) {
+    r.error = fmt::format("line {}: {}", line, error);
     return r;
   }
-  if (has_messages) {
-    Conversation messages;
-    const std::string error = parse_messages(body.at("messages"), messages);
-    if (!error.empty()) {
-      r.error = fmt::format("line {}: {}", line, error);
-      return r;
-    }
-    r.messages = std::move(messages);
-  } else if (!body.contains("prompt") || !body.at("prompt").is_string()) {
-    r.error = fmt::format("line {}: missing \"prompt\" (a string) or \"messages\"", line);
+  if (const std::string error = parse_request(body, addressed, r); !error.empty()) {
+    r.error = fmt::format("line {}: {}", line, error);
     return r;
-  } else {
-    r.prompt = body.at("prompt").get<std::string>();
   }
   const bool has_seed = body.contains("seed") && !body.at("seed").is_null();
   const std::string error = apply_settings(body, r.options);
@@ -297,7 +373,7 @@ bool in_shard(const Shard& shard, std::string_view id) {
 }
 
 RunSettings batch_settings(const GenerateOptions& options, const std::string& model,
-                           const Shard& shard) {
+                           const Shard& shard, const std::string& output_format) {
   RunSettings s;
   for (const auto& spec : option_registry()) {
     if (spec.name != "max-memory") s[spec.flag()] = option_text(spec, options);
@@ -306,6 +382,15 @@ RunSettings batch_settings(const GenerateOptions& options, const std::string& mo
   const std::filesystem::path canonical = std::filesystem::weakly_canonical(model, ec);
   s["--model"] = ec ? model : canonical.string();
   s["--shard"] = fmt::format("{}/{}", shard.index, shard.count);
+  s["--output-format"] = output_format;
+  return s;
+}
+
+RunSettings implicit_batch_settings() {
+  RunSettings s;
+  const GenerateOptions defaults;
+  for (const auto& spec : option_registry()) s[spec.flag()] = option_text(spec, defaults);
+  s["--output-format"] = "dlm";
   return s;
 }
 
@@ -319,31 +404,6 @@ std::string summary_line(const BatchCounts& c, std::int64_t tokens, double secon
   return fmt::format("batch: {} done, {} failed, {} skipped (already in the output) of {} | "
                      "{:.1f} tokens/s ({} tokens in {:.1f} s)", c.done, c.failed, c.skipped,
                      c.total, seconds > 0 ? tokens / seconds : 0.0, tokens, seconds);
-}
-
-std::string batch_output_json(const BatchRecord& record, const GenerationResult& result,
-                              double elapsed_ms) {
-  auto j = nlohmann::ordered_json::parse(to_json(result));
-  nlohmann::ordered_json out;
-  out["id"] = record.id;
-  out["line"] = record.line;
-  out["input_hash"] = record.input_hash;
-  for (auto& [key, value] : j.items()) out[key] = value;
-  out["elapsed_ms"] = elapsed_ms;
-  return out.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
-}
-
-std::string batch_error_json(const BatchRecord& record, const std::string& error) {
-  nlohmann::ordered_json out;
-  out["id"] = record.id;
-  out["line"] = record.line;
-  out["input_hash"] = record.input_hash;
-  out["text"] = "";
-  out["token_ids"] = json::array();
-  out["finish_reason"] = "error";
-  out["error"] = error;
-  out["elapsed_ms"] = 0.0;
-  return out.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 }  // namespace dlm

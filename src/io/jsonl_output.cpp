@@ -19,8 +19,25 @@
 
 namespace dlm {
 
+std::optional<OutputKey> read_dlm_output_key(const std::string& line) {
+  try {
+    const auto j = nlohmann::json::parse(line);
+    if (!j.is_object()) return std::nullopt;
+    OutputKey key;
+    if (j.contains("id") && j.at("id").is_string()) key.id = j.at("id").get<std::string>();
+    if (j.contains("line") && j.at("line").is_number_integer()) key.line = j.at("line").get<std::int64_t>();
+    if (j.contains("input_hash") && j.at("input_hash").is_string()) {
+      key.input_hash = j.at("input_hash").get<std::string>();
+    }
+    key.failed = j.value("finish_reason", "") == "error";
+    return key;
+  } catch (const nlohmann::json::exception&) {
+    return std::nullopt;
+  }
+}
+
 JsonlOutput::JsonlOutput(const std::string& path, bool resume, bool overwrite,
-                         double sync_seconds, bool drop_errors)
+                         double sync_seconds, bool drop_errors, OutputKeyReader read_key)
     : path_(path), sync_seconds_(sync_seconds), last_sync_(std::chrono::steady_clock::now()) {
   if (path == "-") {
     if (resume) throw UsageError("--resume needs an output file; -o - writes to stdout");
@@ -63,7 +80,7 @@ JsonlOutput::JsonlOutput(const std::string& path, bool resume, bool overwrite,
   if (overwrite && !resume && ::ftruncate(fd_, 0) != 0) {
     throw UsageError(fmt::format("cannot empty output '{}': {}", path, std::strerror(errno)));
   }
-  if (resume && exists) scan_existing(drop_errors);
+  if (resume && exists) scan_existing(drop_errors, read_key);
 }
 
 JsonlOutput::~JsonlOutput() {
@@ -73,7 +90,7 @@ JsonlOutput::~JsonlOutput() {
   }
 }
 
-void JsonlOutput::scan_existing(bool drop_errors) {
+void JsonlOutput::scan_existing(bool drop_errors, const OutputKeyReader& read_key) {
   std::ifstream in(path_, std::ios::binary);
   const std::string data{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
   const std::size_t whole = data.rfind('\n') == std::string::npos ? 0 : data.rfind('\n') + 1;
@@ -84,23 +101,17 @@ void JsonlOutput::scan_existing(bool drop_errors) {
     const std::size_t end = data.find('\n', start);
     const std::string line = data.substr(start, end - start);
     start = end + 1;
-    try {
-      const auto j = nlohmann::json::parse(line);
-      if (drop_errors && j.is_object() && j.value("finish_reason", "") == "error") {
+    // A line that is not a record of ours is left in place, not counted as done.
+    if (const auto key = read_key(line)) {
+      if (drop_errors && key->failed) {
         ++dropped_errors_;
         continue;
       }
-      if (j.contains("id") && j.at("id").is_string()) {
-        done_ids_.insert(j.at("id").get<std::string>());
-        if (j.contains("input_hash") && j.at("input_hash").is_string()) {
-          done_hashes_.emplace(j.at("id").get<std::string>(), j.at("input_hash").get<std::string>());
-        }
+      if (!key->id.empty()) {
+        done_ids_.insert(key->id);
+        if (!key->input_hash.empty()) done_hashes_.emplace(key->id, key->input_hash);
       }
-      if (j.contains("line") && j.at("line").is_number_integer()) {
-        done_lines_.insert(j.at("line").get<std::int64_t>());
-      }
-    } catch (const nlohmann::json::exception&) {
-      // not a record of ours: left in place, not counted as done
+      if (key->line) done_lines_.insert(*key->line);
     }
     kept += line + "\n";
   }

@@ -19,7 +19,8 @@ void write_settings(const std::string& output, const RunSettings& settings) {
   write_atomically(path, nlohmann::json(settings).dump(2) + "\n");
 }
 
-void check_resume_settings(const std::string& output, const RunSettings& settings) {
+void check_resume_settings(const std::string& output, const RunSettings& settings,
+                           const RunSettings& implicit) {
   std::error_code ec;
   const auto size = std::filesystem::file_size(output, ec);
   if (ec || size == 0) return;  // nothing to continue: a stale settings file does not matter
@@ -34,6 +35,7 @@ void check_resume_settings(const std::string& output, const RunSettings& setting
                                  "resume without the check", path, e.what()));
   }
   const auto shown = [](const std::string& value) { return value.empty() ? "''" : value; };
+  for (const auto& [name, value] : implicit) stored.emplace(name, value);  // kept where stored
   for (const auto& [name, value] : settings) {
     const auto it = stored.find(name);
     const std::string before = it == stored.end() ? "(not set)" : shown(it->second);

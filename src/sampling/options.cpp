@@ -77,7 +77,7 @@ std::vector<OptionSpec> make_registry() {
 
   // Aliases are the spellings users bring from llama.cpp (`llama-cli`, `llama-diffusion-cli`).
   add(integer("max-new-tokens", &O::max_new_tokens), "Tokens to generate", "256",
-      {"max_new_tokens", "max_tokens"})
+      {"max_new_tokens", "max_tokens", "max_completion_tokens"})
       .aliases = {"-n", "--n-predict"};
   auto& steps = add(integer("steps", &O::steps), "Denoising steps, spread over the blocks; without --steps, as many as -n (one token per step)", "64",
                     {"steps"});

@@ -11,6 +11,7 @@
 #include <iterator>
 #include <string>
 
+#include "dlm/io/batch_output.h"
 #include "dlm/io/jsonl_output.h"
 #include "fuzz_contract.h"
 
@@ -44,14 +45,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   dlm::fuzz::expect_usage_error_or_success([&] {
     {
-      dlm::JsonlOutput out(path, /*resume=*/true, /*overwrite=*/false, 3600.0, drop_errors);
+      // dlm batch's reader: its own lines and OpenAI Batch output lines.
+      dlm::JsonlOutput out(path, /*resume=*/true, /*overwrite=*/false, 3600.0, drop_errors,
+                           dlm::read_batch_output_key);
       const std::string kept = read_all(path);
       require(kept.empty() || kept.back() == '\n', "a torn last line survived the repair");
       require(kept.size() + out.repaired_bytes() <= content.size(), "repair grew the file");
       if (!drop_errors) require(content.compare(0, kept.size(), kept) == 0, "repair changed whole lines");
       out.append("{\"id\":\"fuzz\",\"line\":1}");
     }
-    dlm::JsonlOutput again(path, true, false, 3600.0, false);
+    dlm::JsonlOutput again(path, true, false, 3600.0, false, dlm::read_batch_output_key);
     require(again.repaired_bytes() == 0, "a repaired file needed another repair");
     require(again.done_ids().count("fuzz") == 1, "an appended record was not found again");
   });

@@ -15,6 +15,14 @@
 
 namespace dlm {
 
+// The OpenAI endpoints a record can address (its "url"; without one, "messages" means
+// chat completions and "prompt" completions).
+enum class Endpoint { kCompletions, kChatCompletions };
+const char* endpoint_url(Endpoint endpoint);  // "/v1/completions", "/v1/chat/completions"
+
+// Most samples ("n") one record may ask for (OpenAI's limit for completions).
+constexpr std::int64_t kMaxSamples = 128;
+
 // One input line, parsed.
 struct BatchRecord {
   std::int64_t line = 0;  // 1-based line number in the input
@@ -23,8 +31,13 @@ struct BatchRecord {
   std::string input_hash; // fingerprint of the line's text (input_fingerprint)
   std::string prompt;     // "prompt", or once rendered (render_batch_prompt) the messages'
   std::optional<Conversation> messages;  // "messages" (OpenAI chat completions) instead of "prompt"
+  bool envelope = false;  // the OpenAI Batch envelope: the request under "body"
+  Endpoint endpoint = Endpoint::kCompletions;
+  std::string model;      // "model" as given (echoed in OpenAI output; it selects nothing)
+  std::int64_t samples = 1;  // "n": completions of this prompt, sample k seeded by sample_seed
   GenerateOptions options;
   std::string error;      // set: the record cannot run; its output is an error record
+  std::string error_code = "invalid_request";  // the error's code in the OpenAI output format
 };
 
 // Parses one line. Problems of the record (malformed JSON, no prompt, bad field types)
@@ -53,6 +66,11 @@ GenerateOptions record_defaults(const GenerateOptions& options);
 // kMaxSeed so that the output record's seed reads back exactly (and runs as a record's seed).
 std::uint64_t derive_seed(std::uint64_t run_seed, std::string_view id);
 
+// The seed of sample `sample` (from 0) of a record whose seed is `record_seed`: sample 0
+// runs with the record's seed itself (so "n": 1 is a plain record), sample k > 0 with
+// derive_seed(record_seed, "sample-k").
+std::uint64_t sample_seed(std::uint64_t record_seed, std::int64_t sample);
+
 // A deterministic subset of the records: shard `index` of `count` owns a record when
 // fnv1a64(id) % count == index.
 struct Shard {
@@ -67,9 +85,14 @@ bool in_shard(const Shard& shard, std::string_view id);
 
 // The settings that decide a batch output's records (what --resume must match): every
 // sampling option but --max-memory (it decides only which records run and how they are
-// batched, never their tokens), the model's canonical path, and the shard.
+// batched, never their tokens), the model's canonical path, the shard, and the output
+// format ("dlm" or "openai", as resolved).
 RunSettings batch_settings(const GenerateOptions& options, const std::string& model,
-                           const Shard& shard);
+                           const Shard& shard, const std::string& output_format);
+// What an output whose settings file lacks a setting was written with: every sampling
+// option's default (options added since), and --output-format dlm (the only format before
+// there was a choice). For check_resume_settings' `implicit`.
+RunSettings implicit_batch_settings();
 
 // What a run did with the records of its input (its shard): the progress line and the
 // summary are both drawn from one tally, so they count the same records.
@@ -84,10 +107,5 @@ struct BatchCounts {
 std::string progress_line(const BatchCounts& counts, double tokens_per_second, double eta_seconds);
 // "batch: 5 done, 1 failed, 1 skipped (already in the output) of 10 | 12.3 tokens/s (...)".
 std::string summary_line(const BatchCounts& counts, std::int64_t tokens, double seconds);
-
-// The output line of a record: the output record plus id, line, error, elapsed_ms.
-std::string batch_output_json(const BatchRecord& record, const GenerationResult& result,
-                              double elapsed_ms);
-std::string batch_error_json(const BatchRecord& record, const std::string& error);
 
 }  // namespace dlm

@@ -4,11 +4,25 @@
 // with resume repairs a torn last line and reports which records are already there.
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 
 namespace dlm {
+
+// What --resume needs to know of one output line: the record it answers.
+struct OutputKey {
+  std::string id;                   // the record's id
+  std::optional<std::int64_t> line; // its input line, where the output keeps it
+  std::string input_hash;           // its input fingerprint, where the output keeps it ("": none)
+  bool failed = false;              // an error record
+};
+// Reads one output line (without the newline); nullopt: not a record of ours (kept, not done).
+using OutputKeyReader = std::function<std::optional<OutputKey>(const std::string& line)>;
+// The reader of dlm's own records: "id", "line", "input_hash", finish_reason "error".
+std::optional<OutputKey> read_dlm_output_key(const std::string& line);
 
 class JsonlOutput {
  public:
@@ -16,9 +30,9 @@ class JsonlOutput {
   // unless `resume` (keep it, append) or `overwrite` (truncate it). With `resume` and
   // `drop_errors`, the error records (finish_reason "error") are removed first, the file
   // rewritten atomically (temp file + rename), so that their records run again and the
-  // output keeps one record per input line.
+  // output keeps one record per input line. `read_key` tells the records of the file apart.
   JsonlOutput(const std::string& path, bool resume, bool overwrite, double sync_seconds,
-              bool drop_errors = false);
+              bool drop_errors = false, OutputKeyReader read_key = read_dlm_output_key);
   ~JsonlOutput();
   JsonlOutput(const JsonlOutput&) = delete;
   JsonlOutput& operator=(const JsonlOutput&) = delete;
@@ -36,7 +50,7 @@ class JsonlOutput {
   void sync();
 
  private:
-  void scan_existing(bool drop_errors);
+  void scan_existing(bool drop_errors, const OutputKeyReader& read_key);
   void replace_with(const std::string& data);
 
   std::string path_;

@@ -18,7 +18,9 @@ void write_settings(const std::string& output, const RunSettings& settings);
 
 // On resume: throws UsageError naming the first setting that differs from those stored
 // for `output`. Nothing stored (an output of an older dlm) or an output that is missing or
-// empty passes.
-void check_resume_settings(const std::string& output, const RunSettings& settings);
+// empty passes. A setting the stored file lacks (one an older dlm did not record) counts as
+// its value in `implicit`, where it has one: what the older dlm did without it.
+void check_resume_settings(const std::string& output, const RunSettings& settings,
+                           const RunSettings& implicit = {});
 
 }  // namespace dlm
