@@ -34,7 +34,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import ScalarFormatter  # noqa: E402
 
 Cell = Dict[str, object]
-AXES = ("algorithm", "threshold", "factor", "alg_temp", "eb_gamma", "suffix_window", "block_length",
+AXES = ("algorithm", "threshold", "factor", "alg_temp", "eb_gamma", "edit_threshold", "suffix_window", "block_length",
         "cache", "elastic_gamma")
 
 

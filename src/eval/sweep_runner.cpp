@@ -54,6 +54,7 @@ Json axes_json(const SweepGrid& g) {
               {"algorithm", algorithms},   {"threshold", optional_list(g.threshold)},
               {"factor", optional_list(g.factor)}, {"alg_temp", optional_list(g.alg_temp)},
               {"eb_gamma", optional_list(g.eb_gamma)}, {"suffix_window", g.suffix_window},
+              {"edit_threshold", optional_list(g.edit_threshold)},
               {"elastic_gamma", g.elastic_gamma},
               {"cache", g.cache}};
 }
@@ -76,6 +77,7 @@ Json shared_settings(const SweepSettings& s) {
   if (o.pad_multiple != defaults.pad_multiple) settings["pad_multiple"] = o.pad_multiple;
   if (o.cache_refresh != defaults.cache_refresh) settings["cache_refresh"] = o.cache_refresh;
   if (o.max_memory != defaults.max_memory) settings["max_memory"] = o.max_memory;
+  if (o.max_post_steps != defaults.max_post_steps) settings["max_post_steps"] = o.max_post_steps;
   return settings;
 }
 
