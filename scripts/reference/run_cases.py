@@ -45,7 +45,7 @@ DEFAULTS = {"max_new_tokens": 128, "steps": 128, "block_length": 32, "temperatur
             "algorithm": "confidence", "style": "llada", "schedule": "block", "eps": 1e-3,
             "top_k": 0, "top_p": 1.0, "alg_temp": 0.0, "cfg_scale": 0.0, "eos": "none",
             "cache": "auto", "cache_refresh": 0, "elastic_gamma": 0.9, "suffix_window": 0,
-            "edit_threshold": None, "max_post_steps": 16}
+            "max_post_steps": 16}
 
 
 def registry_defaults(dlm: str) -> dict:
