@@ -320,6 +320,11 @@ TEST_CASE("dlm rejects bad sampling options with one line each", "[cli][usage]")
   require_usage_failure("generate --threshold 0.9 --alg-temp 0.5 " + kPrompt, {"--alg-temp"});
   require_usage_failure("generate --schedule timestep --eps 2 " + kPrompt, {"--eps 2"});
   require_usage_failure("generate --stop '' " + kPrompt, {"--stop"});
+  require_usage_failure("generate --edit-threshold 1.5 " + kPrompt, {"--edit-threshold 1.5", "[0, 1)"});
+  require_usage_failure("generate --remask -1 " + kPrompt, {"--edit-threshold -1"});
+  require_usage_failure("generate --edit-threshold 0.9 --max-post-steps -2 " + kPrompt, {"--max-post-steps -2"});
+  require_usage_failure("generate --schedule timestep --edit-threshold 0.9 " + kPrompt,
+                        {"--edit-threshold 0.9", "--schedule block"});
 }
 
 TEST_CASE("dlm generate runs every rule, style and preset from the command line", "[cli]") {
@@ -330,7 +335,8 @@ TEST_CASE("dlm generate runs every rule, style and preset from the command line"
         "--schedule timestep --algorithm ancestral --style dream --temperature 1",
         "--threshold 0.9", "--factor 1", "--alg-temp 0.5", "--cfg-scale 1", "--eos stop",
         "--eb-gamma 2", "--suffix-window 8 --cache dual", "--cache elastic --elastic-gamma 0.95",
-        "--config " + configs + "eb-sampler.toml",
+        "--remask 0.5 --max-post-steps 2 --threshold 0.7", "--edit-threshold 0 --cache dual",
+        "--config " + configs + "eb-sampler.toml", "--config " + configs + "llada21-edit.toml",
         "--eos suppress", "--eos defer", "--stop ,", "--config " + configs + "dream.toml",
         "--config " + configs + "fast-dllm.toml", "--config " + configs + "mdlm.toml",
         "--config " + configs + "llada.toml", "--config " + configs + "kjv-tiny.toml"}) {

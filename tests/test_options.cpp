@@ -7,6 +7,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -95,7 +96,9 @@ struct GenerateOptionsFields {
   dlm::CacheMode l1;
   std::int64_t m1;
   double m2;
-  std::int64_t m3, m4;
+  std::int64_t m3;
+  std::optional<double> m5;  // edit_threshold
+  std::int64_t m6, m4;       // max_post_steps, max_memory
 };
 
 }  // namespace
@@ -103,7 +106,7 @@ struct GenerateOptionsFields {
 TEST_CASE("the registry reaches every GenerateOptions field under unique names", "[options]") {
   INFO("a new GenerateOptions field? give it a registry entry, then add it here");
   CHECK(sizeof(GenerateOptions) == sizeof(GenerateOptionsFields));
-  REQUIRE(option_registry().size() == 27);
+  REQUIRE(option_registry().size() == 29);
 
   std::set<std::string> spellings, jsonl_keys;
   std::size_t total = 0;
@@ -242,6 +245,13 @@ TEST_CASE("check_options rejects each bad value with validate()'s message", "[op
       {[](auto& o) { o.suffix_window = -1; }, "--suffix-window -1 must be >= 0"},
       {[](auto& o) { o.schedule = dlm::Schedule::kTimestep, o.suffix_window = 32; },
        "--suffix-window 32 bounds the suffix past the current block; it needs --schedule block"},
+      {[](auto& o) { o.edit_threshold = 1; }, "--edit-threshold 1 is outside [0, 1)"},
+      {[](auto& o) { o.edit_threshold = -0.5; }, "--edit-threshold -0.5 is outside [0, 1)"},
+      {[](auto& o) { o.edit_threshold = std::nan(""); }, "--edit-threshold nan is outside [0, 1)"},
+      {[](auto& o) { o.max_post_steps = -1; }, "--max-post-steps -1 is outside [0, 1024]"},
+      {[](auto& o) { o.max_post_steps = 5000; }, "--max-post-steps 5000 is outside [0, 1024]"},
+      {[](auto& o) { o.schedule = dlm::Schedule::kTimestep, o.edit_threshold = 0.9; },
+       "--edit-threshold 0.9 edits tokens of the current block; it needs --schedule block"},
       {[](auto& o) { o.schedule = dlm::Schedule::kTimestep, o.cache = dlm::CacheMode::kDual; },
        "--cache dual needs --schedule block"},
       // Unscored rules take any step count; an absurd one is refused before it is sized.

@@ -81,6 +81,7 @@ std::vector<Setting> settings() {
       {"preset dream", json::object(), "configs/dream.toml"},
       {"preset fast-dllm", json::object(), "configs/fast-dllm.toml"},
       {"preset mdlm", json::object(), "configs/mdlm.toml"},
+      {"preset llada21-edit", json::object(), "configs/llada21-edit.toml"},
       // Key/value caches: the same steps, logits from full passes at block boundaries
       // (and every cache_refresh calls) and window passes against the cache in between.
       {"dual confidence b8", {{"block_length", 8}, {"cache", "dual"}}, ""},
@@ -124,6 +125,13 @@ std::vector<Setting> settings() {
       {"min new tokens eos stop", {{"block_length", 8}, {"min_new_tokens", 24}, {"eos", "stop"}}, ""},
       {"mdlm penalty min new", {{"schedule", "timestep"}, {"style", "dream"}, {"algorithm", "ancestral"}, {"eps", 1e-5}, {"repeat_penalty", 1.3}, {"min_new_tokens", 16}}, ""},
       {"eb dual penalty min new min-p", {{"block_length", 8}, {"eb_gamma", 0.5}, {"cache", "dual"}, {"repeat_penalty", 1.2}, {"min_new_tokens", 8}, {"min_p", 0.1}}, ""},
+      // Token editing (LLaDA 2.1): committed tokens of the open block re-read every call.
+      {"edit top-k", {{"block_length", 8}, {"edit_threshold", 0.3}}, ""},
+      {"edit threshold dual", {{"block_length", 16}, {"threshold", 0.5}, {"edit_threshold", 0.2}, {"cache", "dual"}}, ""},
+      {"edit ragged budget 1", {{"max_new_tokens", 30}, {"block_length", 8}, {"steps", 20}, {"edit_threshold", 0.1}, {"max_post_steps", 1}}, ""},
+      {"edit eb margin prefix", {{"block_length", 8}, {"algorithm", "margin"}, {"eb_gamma", 1.0}, {"edit_threshold", 0.2}, {"cache", "prefix"}}, ""},
+      {"edit dream defer", {{"block_length", 8}, {"style", "dream"}, {"top_p", 0.9}, {"eos", "defer"}, {"edit_threshold", 0.3}}, ""},
+      {"edit eos stop cfg", {{"block_length", 8}, {"eos", "stop"}, {"cfg_scale", 1.0}, {"edit_threshold", 0.2}}, ""},
   };
 }
 
@@ -147,6 +155,8 @@ dlm::GenerateOptions to_options(const json& o) {
   if (o.contains("factor")) g.factor = o["factor"].get<double>();
   if (o.contains("eb_gamma")) g.eb_gamma = o["eb_gamma"].get<double>();
   g.suffix_window = o.value("suffix_window", 0);
+  if (o.contains("edit_threshold")) g.edit_threshold = o["edit_threshold"].get<double>();
+  g.max_post_steps = o.value("max_post_steps", 16);
   g.elastic_gamma = o.value("elastic_gamma", 0.9);
   g.alg_temp = o.value("alg_temp", 0.0);
   g.cfg_scale = o.value("cfg_scale", 0.0);
@@ -298,7 +308,8 @@ TEST_CASE("shifted-logit checkpoints are read at output i - 1 by dlm and the ref
       {{"block_length", 8}, {"threshold", 0.5}, {"cache", "dual"}},
       {{"block_length", 8}, {"eb_gamma", 1.0}},
       {{"block_length", 8}, {"cache", "elastic"}, {"elastic_gamma", 0.99}},
-      {{"block_length", 8}, {"suffix_window", 4}, {"cache", "prefix"}}};
+      {{"block_length", 8}, {"suffix_window", 4}, {"cache", "prefix"}},
+      {{"block_length", 8}, {"edit_threshold", 0.2}, {"cache", "dual"}}};
   json input = json::array();
   std::vector<json> options;
   std::size_t i = 0;

@@ -5,9 +5,12 @@
 #include <ATen/ATen.h>
 
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "dlm/model/denoiser.h"
@@ -17,6 +20,7 @@
 #include "dlm/sampling/schedule.h"
 #include "dlm/sampling/scoring.h"
 #include "dlm/sampling/selector.h"
+#include "dlm/sampling/token_edit.h"
 #include "dlm/tokenizer/tokenizer.h"
 #include "dlm/version.h"
 
@@ -86,6 +90,9 @@ class FakeDenoiser final : public dlm::Denoiser {
   // Canvas index q prefers `id` instead (an eot, say); the checkpoint gets an eot id.
   void prefer(std::int64_t q, std::int64_t id) { favourite_[q] = id; }
   void set_eot(std::int64_t id) { config_.eot_id = id; }
+  // Canvas index q prefers ids[c - 1] at the c-th model call (the last one from then on; a
+  // negative id: the default favourite), so a committed token can lose the model's favour.
+  void prefer_by_call(std::int64_t q, std::vector<std::int64_t> ids) { by_call_[q] = std::move(ids); }
 
   std::map<std::string, int> calls;
   std::vector<std::int64_t> lengths;  // padded canvas length of each plain or full pass
@@ -102,7 +109,14 @@ class FakeDenoiser final : public dlm::Denoiser {
         const std::int64_t q = pos[b * length + i] + (config_.shifted_logits ? 1 : 0);
         const float c = q < static_cast<std::int64_t>(confidence_.size()) ? confidence_[q] : 1.0f;
         const auto it = favourite_.find(q);
-        const std::int64_t id = it != favourite_.end() ? it->second : kFirstToken + q % 40;
+        std::int64_t id = it != favourite_.end() ? it->second : kFirstToken + q % 40;
+        if (const auto later = by_call_.find(q); later != by_call_.end()) {
+          int total = 0;
+          for (const auto& [name, n] : calls) total += n;
+          const auto& ids = later->second;
+          const std::int64_t chosen = ids[std::min(static_cast<std::size_t>(total - 1), ids.size() - 1)];
+          if (chosen >= 0) id = chosen;
+        }
         data[(b * length + i) * logits_width() + id] = c;
       }
     }
@@ -111,6 +125,7 @@ class FakeDenoiser final : public dlm::Denoiser {
 
   std::vector<float> confidence_;
   std::map<std::int64_t, std::int64_t> favourite_;
+  std::map<std::int64_t, std::vector<std::int64_t>> by_call_;
   bool cache_;
   dlm::ModelConfig config_;
 };
@@ -120,6 +135,8 @@ struct CommitLog : dlm::GenerationObserver {
   std::vector<std::vector<std::int64_t>> steps;
   std::vector<std::int64_t> last;
   std::int64_t total_steps = 0;
+  std::string text;  // everything streamed
+  void on_text(const std::string& t) override { text += t; }
   void on_step(const dlm::StepEvent& e) override {
     std::vector<std::int64_t> fresh;
     for (std::size_t p = 0; p < e.generated.size(); ++p) {
@@ -223,6 +240,91 @@ TEST_CASE("EB-sampler commits best first while the entropies' sum minus their ma
   CHECK(selector->kind() == SelectorKind::kEntropyBounded);
   CHECK(selector->needs_entropy());
   CHECK_FALSE(selector->counted());
+}
+
+TEST_CASE("Token editing replaces committed tokens the model now prefers, within a budget", "[core]") {
+  // The rule on plain arrays: a different candidate strictly above the threshold edits.
+  using dlm::sampling::select_edits;
+  CHECK(select_edits({7, 8, 9, 5}, {7, 3, 4, 6}, {0.99, 0.95, 0.5, 0.9}, 0.9) ==
+        std::vector<std::int64_t>{1});  // 0 is unchanged, 2 is unsure, 3 is not above 0.9
+  CHECK(select_edits({7, 8}, {-1, 3}, {1.0, 0.0}, 0.0).empty());  // no candidate; p = 0 is not > 0
+  CHECK(select_edits({}, {}, {}, 0.5).empty());
+
+  // Through the sampler. Order by confidence: positions 1, 3, 2, 0 (canvas 4, 6, 5, 3), one a
+  // step. From the 2nd call on, canvas 4 prefers token 50 at logit 9: p = e^9 / (e^9 + 62)
+  // ~ 0.992 (the mask id is banned), so the 2nd step edits position 1 from 'e' to 'o'.
+  const std::vector<float> confidence{0, 0, 0, 1.0f, 9.0f, 2.0f, 3.0f};
+  const auto run_edit = [&](std::optional<double> threshold, std::int64_t budget,
+                            std::vector<std::int64_t> ids, dlm::CacheMode cache) {
+    FakeDenoiser model(confidence);
+    model.prefer_by_call(4, std::move(ids));
+    auto o = options(4, 4, 4);
+    o.edit_threshold = threshold;
+    o.max_post_steps = budget;
+    o.cache = cache;
+    std::vector<CommitLog> logs(1);
+    auto r = run(model, {o}, &logs)[0];
+    CHECK(logs[0].text == r.text);  // the stream never showed a token that was edited later
+    return std::make_pair(r, model.calls);
+  };
+  using dlm::CacheMode;
+  const std::vector<std::int64_t> later_o{-1, 50};
+  {
+    const auto [r, calls] = run_edit(std::nullopt, 16, later_o, CacheMode::kNone);
+    CHECK(r.text == "defg");  // off: committed tokens stay
+    CHECK(r.nfe == 4);
+  }
+  {
+    const auto [r, calls] = run_edit(0.9, 16, later_o, CacheMode::kNone);
+    CHECK(r.text == "dofg");
+    CHECK(r.nfe == 5);  // 4 unmasking steps and one post step that found nothing to edit
+  }
+  {
+    const auto [r, calls] = run_edit(0.9, 0, later_o, CacheMode::kNone);
+    CHECK(r.text == "dofg");  // the edit rode on an unmasking step
+    CHECK(r.nfe == 4);
+  }
+  {
+    const auto [r, calls] = run_edit(0.995, 16, later_o, CacheMode::kNone);
+    CHECK(r.text == "defg");  // 0.992 is not above 0.995
+    CHECK(r.nfe == 5);
+  }
+  {
+    // A model that changes its mind at every call: the budget ends the block.
+    std::vector<std::int64_t> flip{-1};
+    for (int i = 0; i < 20; ++i) flip.push_back(i % 2 ? 50 : 51);
+    const auto [r, calls] = run_edit(0.9, 3, flip, CacheMode::kDual);
+    CHECK(r.nfe == 4 + 3);
+    CHECK(calls.at("forward_kv") == 1);  // the post steps are window passes of the block
+    CHECK(calls.at("forward_window") == 6);
+    CHECK(r.text == "dofg");  // call 7 preferred token 50 ('o')
+  }
+  auto o = options(4, 4, 4);
+  o.edit_threshold = 0.5;
+  o.max_post_steps = 2;
+  const auto editor = dlm::sampling::make_token_editor(o);
+  REQUIRE(editor);
+  CHECK(editor->wants_post_step(0, true));
+  CHECK(editor->wants_post_step(1, true));
+  CHECK_FALSE(editor->wants_post_step(2, true));
+  CHECK_FALSE(editor->wants_post_step(0, false));
+  CHECK_FALSE(dlm::sampling::make_token_editor(options(4, 4, 4)));
+}
+
+TEST_CASE("Token editing with the threshold rule: blocks in order, each closed by a post step", "[core]") {
+  FakeDenoiser model({0, 0, 0, 9.0f, 9.0f, 9.0f, 9.0f, 9.0f, 9.0f, 9.0f, 9.0f});
+  model.prefer_by_call(3, {-1, -1, 40});  // position 0 changes its mind at the 3rd call
+  auto o = options(8, 8, 4);
+  o.threshold = 0.9;
+  o.edit_threshold = 0.5;
+  std::vector<CommitLog> logs(1);
+  const auto r = run(model, {o}, &logs)[0];
+  // Block 0: one call fills it, the post step (call 2) edits nothing. Block 1: one call,
+  // in which canvas 3 (position 0, no longer in the open block) is not read; one post step.
+  CHECK(r.nfe == 4);
+  CHECK(logs[0].steps.size() == 4);
+  CHECK(r.text == "defghijk");
+  CHECK(logs[0].text == r.text);
 }
 
 TEST_CASE("Bounded suffix: forward calls see W positions past the block, same commits", "[core]") {

@@ -285,6 +285,33 @@ TEST_CASE("the default cache axis is what dlm generate runs by default", "[sweep
   CHECK_FALSE(timestep[0].skipped());
 }
 
+TEST_CASE("issue 14's remasking axis: edit-threshold (token editing)", "[sweep]") {
+  dlm::SweepGrid grid;
+  dlm::set_axis(grid, "steps", "8");
+  dlm::set_axis(grid, "threshold", "0.9");
+  dlm::set_axis(grid, "edit-threshold", "none,0.5,0.9");
+  CHECK(dlm::axis_text(grid, "edit-threshold") == "none,0.5,0.9");
+  CHECK_THROWS_AS(dlm::set_axis(grid, "edit-threshold", "0.5,"), dlm::UsageError);
+  CHECK(dlm::axis_text(grid, "edit-threshold") == "none,0.5,0.9");  // unchanged on error
+  dlm::GenerateOptions base;
+  base.max_new_tokens = 16;
+  base.max_post_steps = 4;  // single-valued: every cell's budget
+  auto cells = dlm::expand_grid(grid, base);
+  REQUIRE(cells.size() == 3);
+  dlm::check_cells(cells, model(), 5);
+  for (const auto& c : cells) CHECK_FALSE(c.skipped());
+  CHECK(cells[0].id == "steps=8 block_length=32 algorithm=confidence threshold=0.9 factor=none "
+                       "alg_temp=none cache=none");  // off: the id of earlier sweeps
+  CHECK(cells[1].id == "steps=8 block_length=32 algorithm=confidence threshold=0.9 factor=none "
+                       "alg_temp=none edit_threshold=0.5 cache=none");
+  CHECK(cells[2].options.edit_threshold == 0.9);
+  CHECK(cells[2].options.max_post_steps == 4);
+  // A grid whose every cell is refused names the problem once.
+  dlm::set_axis(grid, "edit-threshold", "1.5");
+  dlm_test::require_usage_error([&] { dlm::check_grid(grid, base); },
+                                {"--edit-threshold 1.5 is outside [0, 1)"});
+}
+
 TEST_CASE("token entropy and distinct-2 on hand-made token lists", "[sweep][metrics]") {
   CHECK(dlm::token_entropy({}) == 0.0);
   CHECK(dlm::token_entropy({7}) == 0.0);

@@ -44,7 +44,7 @@ def label(c: Cell) -> str:
     if c.get("algorithm") != "confidence":
         parts.append(str(c["algorithm"]))
     for key, name in (("threshold", "threshold"), ("factor", "factor"), ("eb_gamma", "EB gamma"),
-                      ("alg_temp", "alg-temp")):
+                      ("alg_temp", "alg-temp"), ("edit_threshold", "edit")):
         if c.get(key) is not None:
             parts.append(f"{name} {c[key]}")
     if c.get("suffix_window"):
@@ -59,7 +59,8 @@ def label(c: Cell) -> str:
 def default_reference(cells: List[Cell]) -> Cell:
     plain = [c for c in cells if c.get("cache") == "none" and c.get("threshold") is None
              and c.get("factor") is None and c.get("eb_gamma") is None
-             and not c.get("suffix_window") and c.get("alg_temp") is None]
+             and not c.get("suffix_window") and c.get("alg_temp") is None
+             and c.get("edit_threshold") is None]
     if not plain:
         raise SystemExit("no uncached top-k cell to compare with; give --ref")
     return max(plain, key=lambda c: int(c["steps"]))

@@ -44,7 +44,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator  # noqa: E402
 
 Cell = Dict[str, object]
-AXES = ("algorithm", "threshold", "factor", "alg_temp", "eb_gamma", "suffix_window", "block_length",
+AXES = ("algorithm", "threshold", "factor", "alg_temp", "eb_gamma", "edit_threshold", "suffix_window", "block_length",
         "cache", "elastic_gamma")
 
 

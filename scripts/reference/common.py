@@ -495,12 +495,60 @@ def entropy_rule(rule: TokenRule) -> TokenRule:
                      deferred=[])
 
 
+def editing(opts: dict) -> bool:
+    """Whether LLaDA 2.1's token editing (edit_threshold) is on."""
+    return opts.get("edit_threshold") is not None
+
+
+def token_edits(c: Canvas, rows: np.ndarray, a: int, b: int, rule: TokenRule, opts: dict) -> list:
+    """LLaDA 2.1's token-to-token editing (T2T; inclusionAI's JointThreshold): each position
+    of [a, b) committed before this step takes the rule's candidate when it differs from
+    the current token and its probability (the confidence rule's score: softmax of the
+    unperturbed logits at the candidate for llada, of the filtered ones for dream; -inf
+    for a deferred end id) is > edit_threshold. Returns (position, token) pairs."""
+    if not editing(opts):
+        return []
+    threshold = float(opts["edit_threshold"])
+    p_rule = TokenRule(style=rule.style, algorithm="confidence", temperature=rule.temperature,
+                       top_k=rule.top_k, top_p=rule.top_p, banned=rule.banned,
+                       deferred=rule.deferred)
+    out = []
+    for p in range(a, b):
+        if c.generated[p] == c.model.mask_id:
+            continue
+        token, prob = propose(row_of(c.model, rows, len(c.prompt), a, p), c.model.vocab, p_rule,
+                              c.seed, p, c.step)
+        if token != c.generated[p] and prob > threshold:
+            out.append((p, token))
+    return out
+
+
+def edit_block(c: Canvas, a: int, b: int, rule: TokenRule, opts: dict) -> bool:
+    """Token editing's post steps once block [a, b) has no mask: at most max_post_steps
+    model calls, each applying token_edits, ending early at a call that edits nothing.
+    Then the block is final: True when generation should stop (eos stop reads the text
+    only up to the open block while editing)."""
+    if not editing(opts):
+        return False
+    for _ in range(int(opts.get("max_post_steps", 16))):
+        rows = span_logits(c, a, b, float(opts.get("cfg_scale", 0.0)))
+        edits = token_edits(c, rows, a, b, rule, opts)
+        for p, token in edits:
+            c.commit(p, token)
+        c.step += 1
+        if not edits:
+            break
+    return c.should_stop(opts.get("eos", "none"))
+
+
 def scored_step(c: Canvas, a: int, b: int, rule: TokenRule, opts: dict, select,
                 with_entropy: bool = False) -> bool:
     """One forward on the canvas; propose for the masked positions of [a, b); commit the
     positions `select(scores, positions)` returns (`select(scores, entropies, positions)`
-    with_entropy). True when generation should stop."""
+    with_entropy), and with token editing the edits of the block's committed positions.
+    True when generation should stop (with editing, only edit_block says so)."""
     rows = span_logits(c, a, b, float(opts.get("cfg_scale", 0.0)))
+    edits = token_edits(c, rows, a, b, rule, opts)
     positions = c.masked(a, b)
     processors = Processors(c, opts)
     logits = [processors.row(row_of(c.model, rows, len(c.prompt), a, p), p) for p in positions]
@@ -514,8 +562,10 @@ def scored_step(c: Canvas, a: int, b: int, rule: TokenRule, opts: dict, select,
         chosen = select([s for _, s in proposals], positions)
     for i in chosen:
         c.commit(positions[i], proposals[i][0])
+    for p, token in edits:
+        c.commit(p, token)
     c.step += 1
-    return c.should_stop(opts.get("eos", "none"))
+    return not editing(opts) and c.should_stop(opts.get("eos", "none"))
 
 
 def top_k_selector(k: int, opts: dict, c: Canvas):

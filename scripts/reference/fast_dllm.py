@@ -5,14 +5,15 @@ Each block loops until it has no masks; every step runs the model once and commi
 by the threshold rule (the best always, every other whose score >= threshold), by
 the factor rule (sorted scores against 1 - factor / (j + 1)) or by the entropy bound
 (best score first while the entropies' sum minus their largest stays <= eb_gamma);
---steps is ignored.
+--steps is ignored. With token editing (edit_threshold) each step also edits the block's
+committed tokens and a filled block gets common.edit_block's post steps.
 """
 from __future__ import annotations
 
 from typing import List
 
-from common import (Canvas, Model, new_canvas, scored_step, select_entropy_bounded, select_factor,
-                    select_threshold, token_rule)
+from common import (Canvas, Model, edit_block, new_canvas, scored_step, select_entropy_bounded,
+                    select_factor, select_threshold, token_rule)
 from llada import plan_blocks
 
 
@@ -35,4 +36,6 @@ def generate(model: Model, prompt: List[int], opts: dict) -> Canvas:
         while c.masked(start, start + length):
             if scored_step(c, start, start + length, rule, opts, select, with_entropy=eb):
                 return c
+        if edit_block(c, start, start + length, rule, opts):
+            return c
     return c

@@ -5,7 +5,8 @@ Input (file argument or stdin): a JSON list of {"prompt": str, "options": {...},
 optionally "config": a TOML preset of dlm generate, whose keys the options override} with
 dlm's option names in snake_case (max_new_tokens, steps, block_length, temperature,
 seed, algorithm, style, schedule, eps, top_k, top_p, min_p, repeat_penalty, min_new_tokens,
-threshold, factor, eb_gamma, alg_temp, cfg_scale, eos, cache, cache_refresh, elastic_gamma, suffix_window). Output: one JSON line per case: {"generated":
+threshold, factor, eb_gamma, alg_temp, cfg_scale, eos, cache, cache_refresh, elastic_gamma, suffix_window, edit_threshold,
+max_post_steps). Output: one JSON line per case: {"generated":
 the final span, "nfe": forward calls}.
 
 With --dlm PATH, the defaults for keys a case omits are dlm's own (`PATH options --json`,
@@ -44,7 +45,8 @@ DEFAULTS = {"max_new_tokens": 128, "steps": 128, "block_length": 32, "temperatur
             "algorithm": "confidence", "style": "llada", "schedule": "block", "eps": 1e-3,
             "top_k": 0, "top_p": 1.0, "min_p": 0.0, "repeat_penalty": 1.0, "min_new_tokens": 0,
             "alg_temp": 0.0, "cfg_scale": 0.0, "eos": "stop",
-            "cache": "auto", "cache_refresh": 0, "elastic_gamma": 0.9, "suffix_window": 0}
+            "cache": "auto", "cache_refresh": 0, "elastic_gamma": 0.9, "suffix_window": 0,
+            "max_post_steps": 16}
 
 
 def registry_defaults(dlm: str) -> dict:

@@ -51,10 +51,10 @@ std::string effective_key(const SweepCell& cell) {
   const GenerateOptions& o = cell.options;
   const bool parallel = o.threshold || o.factor || o.eb_gamma;
   const bool timestep = o.schedule == Schedule::kTimestep;
-  return fmt::format("{}|{}|{}|{}|{}|{}|{}|{}|{}", parallel ? -1 : o.steps,
+  return fmt::format("{}|{}|{}|{}|{}|{}|{}|{}|{}|{}", parallel ? -1 : o.steps,
                      timestep ? -1 : o.block_length, to_string(o.algorithm),
                      optional_name(o.threshold), optional_name(o.factor), o.alg_temp,
-                     optional_name(o.eb_gamma), o.suffix_window,
+                     optional_name(o.eb_gamma), o.suffix_window, optional_name(o.edit_threshold),
                      cell.cache == "elastic" ? fmt::format("{}:{}", cell.cache, o.elastic_gamma)
                                              : cell.cache);
 }
@@ -132,6 +132,8 @@ void set_axis(SweepGrid& grid, const std::string& name, const std::string& text)
     grid.alg_temp = parse_optional_axis(option, text);
   } else if (name == "eb-gamma") {
     grid.eb_gamma = parse_optional_axis(option, text);
+  } else if (name == "edit-threshold") {
+    grid.edit_threshold = parse_optional_axis(option, text);
   } else if (name == "elastic-gamma") {
     std::vector<double> values;
     for (const auto& v : parse_optional_axis(option, text)) {
@@ -165,6 +167,7 @@ std::string axis_text(const SweepGrid& grid, const std::string& name) {
   if (name == "factor") return optional_list(grid.factor);
   if (name == "alg-temp") return optional_list(grid.alg_temp);
   if (name == "eb-gamma") return optional_list(grid.eb_gamma);
+  if (name == "edit-threshold") return optional_list(grid.edit_threshold);
   if (name == "elastic-gamma") return fmt::format("{}", fmt::join(grid.elastic_gamma, ","));
   if (name == "suffix-window") return fmt::format("{}", fmt::join(grid.suffix_window, ","));
   if (name == "cache") return fmt::format("{}", fmt::join(grid.cache, ","));
@@ -193,6 +196,7 @@ std::string cell_id(const GenerateOptions& o, const std::string& cache) {
   std::string extra;
   if (o.eb_gamma) extra += fmt::format("eb_gamma={} ", *o.eb_gamma);
   if (o.suffix_window > 0) extra += fmt::format("suffix_window={} ", o.suffix_window);
+  if (o.edit_threshold) extra += fmt::format("edit_threshold={} ", *o.edit_threshold);
   if (cache == "elastic") extra += fmt::format("elastic_gamma={} ", o.elastic_gamma);
   return fmt::format("steps={} block_length={} algorithm={} threshold={} factor={} alg_temp={} "
                      "{}cache={}", o.steps, o.block_length, to_string(o.algorithm),
@@ -210,6 +214,7 @@ std::vector<SweepCell> expand_grid(const SweepGrid& grid, const GenerateOptions&
       for (const auto& threshold : grid.threshold)
         for (const auto& factor : grid.factor)
           for (const auto& eb_gamma : grid.eb_gamma)
+          for (const auto& edit_threshold : grid.edit_threshold)
           for (const auto& alg_temp : grid.alg_temp)
             for (const auto block_length : grid.block_length)
               for (const auto steps : grid.steps) {
@@ -218,6 +223,7 @@ std::vector<SweepCell> expand_grid(const SweepGrid& grid, const GenerateOptions&
                 cell.options.suffix_window = suffix_window;
                 cell.options.elastic_gamma = elastic_gamma;
                 cell.options.eb_gamma = eb_gamma;
+                cell.options.edit_threshold = edit_threshold;
                 cell.options.steps = steps;
                 cell.options.block_length = block_length;
                 cell.options.algorithm = algorithm;

@@ -33,7 +33,7 @@ Json finite_or_null(double v) { return std::isfinite(v) ? Json(v) : Json(nullptr
 // Columns of sweep.csv, in order; every one is a field of the cell record.
 const std::vector<std::string> kCsvColumns{
     "id", "status", "reason", "steps", "block_length", "algorithm", "threshold", "factor",
-    "alg_temp", "eb_gamma", "suffix_window", "cache", "elastic_gamma", "prompts", "repeats", "max_new_tokens", "tokens_per_s",
+    "alg_temp", "eb_gamma", "suffix_window", "edit_threshold", "cache", "elastic_gamma", "prompts", "repeats", "max_new_tokens", "tokens_per_s",
     "latency_ms_p50", "latency_ms_p95", "nfe_per_prompt", "tokens_per_forward", "peak_rss_mib",
     "judge_ppl", "judge_tokens", "entropy", "distinct2", "match5", "in_place",
     "completion_tokens", "elapsed_s"};
@@ -64,7 +64,7 @@ std::string md_axis(const Json& record, const char* key) {
 }
 
 std::string markdown(const std::vector<Json>& records, const Json& references) {
-  bool factor = false, alg_temp = false, eb_gamma = false, suffix_window = false;
+  bool factor = false, alg_temp = false, eb_gamma = false, suffix_window = false, edit = false;
   const auto set = [](const Json& r, const char* key) {
     return r.contains(key) && !r.at(key).is_null() && r.at(key) != Json(0);
   };
@@ -73,6 +73,7 @@ std::string markdown(const std::vector<Json>& records, const Json& references) {
     alg_temp |= !r.at("alg_temp").is_null();
     eb_gamma |= set(r, "eb_gamma");
     suffix_window |= set(r, "suffix_window");
+    edit |= set(r, "edit_threshold");
   }
   std::string head = "| steps | block | algorithm | threshold |";
   std::string rule = "|---|---|---|---|";
@@ -80,6 +81,7 @@ std::string markdown(const std::vector<Json>& records, const Json& references) {
   if (alg_temp) head += " alg-temp |", rule += "---|";
   if (eb_gamma) head += " eb-gamma |", rule += "---|";
   if (suffix_window) head += " suffix |", rule += "---|";
+  if (edit) head += " edit |", rule += "---|";
   head += " cache | tokens/s | latency p50 ms | latency p95 ms | NFE/prompt | tokens/NFE | "
           "peak MiB | judge ppl | entropy | distinct-2 | match@5 | in-place |";
   rule += "---|---|---|---|---|---|---|---|---|---|---|---|";
@@ -100,6 +102,7 @@ std::string markdown(const std::vector<Json>& records, const Json& references) {
     if (alg_temp) out += fmt::format(" {} |", md_axis(r, "alg_temp"));
     if (eb_gamma) out += fmt::format(" {} |", md_axis(r, "eb_gamma"));
     if (suffix_window) out += fmt::format(" {} |", md_axis(r, "suffix_window"));
+    if (edit) out += fmt::format(" {} |", md_axis(r, "edit_threshold"));
     out += fmt::format(
         " {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
         r.contains("elastic_gamma") && !r.at("elastic_gamma").is_null()
@@ -179,6 +182,7 @@ Json cell_record(const SweepCell& cell, const CellResult* result, const std::str
   j["alg_temp"] = o.alg_temp > 0 ? Json(o.alg_temp) : Json(nullptr);
   j["eb_gamma"] = optional_number(o.eb_gamma);
   j["suffix_window"] = o.suffix_window;
+  j["edit_threshold"] = optional_number(o.edit_threshold);
   j["cache"] = cell.cache;
   j["elastic_gamma"] = cell.cache == "elastic" ? Json(o.elastic_gamma) : Json(nullptr);
   j["max_new_tokens"] = o.max_new_tokens;

@@ -55,6 +55,7 @@ Json axes_json(const SweepGrid& g) {
               {"algorithm", algorithms},   {"threshold", optional_list(g.threshold)},
               {"factor", optional_list(g.factor)}, {"alg_temp", optional_list(g.alg_temp)},
               {"eb_gamma", optional_list(g.eb_gamma)}, {"suffix_window", g.suffix_window},
+              {"edit_threshold", optional_list(g.edit_threshold)},
               {"elastic_gamma", g.elastic_gamma},
               {"cache", g.cache}};
 }
@@ -80,6 +81,7 @@ Json shared_settings(const SweepSettings& s) {
   if (o.min_p != defaults.min_p) settings["min_p"] = o.min_p;
   if (o.repeat_penalty != defaults.repeat_penalty) settings["repeat_penalty"] = o.repeat_penalty;
   if (o.min_new_tokens != defaults.min_new_tokens) settings["min_new_tokens"] = o.min_new_tokens;
+  if (o.max_post_steps != defaults.max_post_steps) settings["max_post_steps"] = o.max_post_steps;
   return settings;
 }
 

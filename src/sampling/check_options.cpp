@@ -55,6 +55,9 @@ void check_options(const GenerateOptions& o) {
   require(o.suffix_window == 0 || o.schedule == Schedule::kBlock,
           fmt::format("--suffix-window {} bounds the suffix past the current block; it needs "
                       "--schedule block", o.suffix_window));
+  require(!o.edit_threshold || o.schedule == Schedule::kBlock,
+          fmt::format("--edit-threshold {} edits tokens of the current block; it needs "
+                      "--schedule block", o.edit_threshold.value_or(0)));
   if (is_cached(o.cache)) {
     require(o.schedule == Schedule::kBlock,
             fmt::format("--cache {} needs --schedule block (the cache is refreshed at block "

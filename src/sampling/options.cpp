@@ -256,6 +256,31 @@ std::vector<OptionSpec> make_registry() {
             fmt::format("--suffix-window {} must be >= 0 (0: the whole canvas); try 32",
                         o.suffix_window));
   };
+  auto& edit_threshold = add(optional_number("edit-threshold", &O::edit_threshold),
+                             "Token editing (LLaDA 2.1, the remasking of issue 14): replace a "
+                             "token committed earlier in the current block by the model's "
+                             "candidate when it differs and its probability is > E ('none': off); "
+                             "block schedule only",
+                             "0.9", {"edit_threshold"});
+  edit_threshold.aliases = {"--remask", "--editing-threshold"};
+  edit_threshold.axis = true;
+  edit_threshold.check = [](const O& o) {
+    require(!o.edit_threshold || (std::isfinite(*o.edit_threshold) && *o.edit_threshold >= 0 &&
+                                  *o.edit_threshold < 1),
+            fmt::format("--edit-threshold {} is outside [0, 1) (a probability the new token must "
+                        "exceed); try 0.9",
+                        o.edit_threshold.value_or(0)));
+  };
+  auto& max_post_steps = add(integer("max-post-steps", &O::max_post_steps),
+                             "Token editing's budget: model calls per block after its last mask "
+                             "is filled, while each still edits (0: edit only on unmasking steps)",
+                             "4", {"max_post_steps"});
+  max_post_steps.check = [](const O& o) {
+    require(o.max_post_steps >= 0 && o.max_post_steps <= 1024,
+            fmt::format("--max-post-steps {} is outside [0, 1024] (extra model calls per block); "
+                        "try 16",
+                        o.max_post_steps));
+  };
   {
     OptionSpec memory = base("max-memory", ValueType::kSize);
     memory.get = [](const O& o) { return Texts{std::to_string(o.max_memory)}; };

@@ -28,6 +28,7 @@ Row::Row(const Denoiser& model, const Tokenizer& tokenizer,
       options_(options),
       observer_(observer),
       selector_(make_selector(options)),
+      editor_(make_token_editor(options)),
       cache_(make_cache_policy(options, model.supports_cache())),
       prompt_len_(static_cast<std::int64_t>(prompt_ids.size())),
       canvas_(prompt_ids),
@@ -58,8 +59,24 @@ Row::Row(const Denoiser& model, const Tokenizer& tokenizer,
 bool Row::advance() {
   pending_.reset();
   targets_.clear();
+  edits_.clear();
+  scored_.clear();
   keep_ = false;
+  const bool changed = step_changed_;
+  step_changed_ = false;
   while (!stopped_) {
+    if (open_block_ && span().count_masked(open_block_->a, open_block_->b) == 0) {
+      // Token editing: a filled block gets post steps while they still edit, then is final.
+      if (editor_->wants_post_step(post_steps_, changed)) {
+        ++post_steps_;
+        pending_ = Step{open_block_->a, open_block_->b, 0, 0.0f, open_block_->block};
+        collect_targets(*pending_);
+        return true;
+      }
+      open_block_.reset();
+      update_stream();
+      continue;
+    }
     std::int64_t skipped = 0;
     std::optional<Step> step = schedule_->next(span(), skipped);
     step_index_ += skipped;
@@ -69,10 +86,12 @@ bool Row::advance() {
       calls_in_block_ = 0;
       stale_ = false;
     }
+    if (editor_ && (!open_block_ || open_block_->block != step->block)) {
+      open_block_ = *step;
+      post_steps_ = 0;
+    }
     if (selector_->kind() != SelectorKind::kReveal) {
-      for (std::int64_t p = step->a; p < step->b; ++p) {
-        if (generated_[p] == config_.mask_id) targets_.push_back(p);
-      }
+      collect_targets(*step);
     } else {
       std::vector<std::int64_t> revealed =
           selector_->draw(*step, span(), options_.seed, static_cast<std::uint64_t>(step_index_));
@@ -90,11 +109,25 @@ bool Row::advance() {
       } else {
         targets_ = std::move(revealed);  // Dream's origin runs the model every step
       }
+      scored_ = targets_;
     }
     pending_ = *step;
     return true;
   }
   return false;
+}
+
+// The masked positions of the step's region; with token editing also the committed ones.
+void Row::collect_targets(const Step& step) {
+  for (std::int64_t p = step.a; p < step.b; ++p) {
+    if (generated_[p] == config_.mask_id) {
+      targets_.push_back(p);
+    } else if (editor_) {
+      edits_.push_back(p);
+    }
+  }
+  scored_ = targets_;
+  scored_.insert(scored_.end(), edits_.begin(), edits_.end());
 }
 
 std::int64_t Row::out_row(std::int64_t position) const {
@@ -138,7 +171,8 @@ void Row::apply(const std::int64_t* tokens, const double* scores, const double* 
   const Step step = *pending_;
   account(forward_ms, calls);
   const auto n = targets_.size();
-  if (selector_->picks_on_host()) {
+  if (n == 0) {  // a post step of token editing: nothing masked to pick from
+  } else if (selector_->picks_on_host()) {
     const std::vector<double> score(scores, scores + n);
     const std::vector<double> entropy =
         entropies ? std::vector<double>(entropies, entropies + n) : std::vector<double>();
@@ -153,6 +187,18 @@ void Row::apply(const std::int64_t* tokens, const double* scores, const double* 
     }
   }
   finish_step();
+}
+
+void Row::apply_edits(const std::int64_t* candidates, const double* probabilities) {
+  const auto n = edits_.size();
+  std::vector<std::int64_t> current;
+  current.reserve(n);
+  for (const std::int64_t p : edits_) current.push_back(generated_[p]);
+  for (const std::int64_t i :
+       select_edits(current, std::vector<std::int64_t>(candidates, candidates + n),
+                    std::vector<double>(probabilities, probabilities + n), editor_->threshold())) {
+    commit(edits_[i], candidates[i]);
+  }
 }
 
 void Row::apply_kept(at::Tensor rows, double forward_ms, std::int64_t calls) {
@@ -192,6 +238,7 @@ void Row::commit(std::int64_t position, std::int64_t token) {
   generated_[position] = token;
   canvas_[prompt_len_ + position] = token;
   changed_since_forward_ = true;
+  step_changed_ = true;
 }
 
 void Row::finish_step() {
@@ -199,7 +246,18 @@ void Row::finish_step() {
     observer_->on_step(StepEvent{step_index_, schedule_->planned_steps(), generated_});
   }
   ++step_index_;
-  emit_text(stream_.advance(generated_));
+  update_stream();
+}
+
+void Row::update_stream() {
+  if (open_block_) {
+    std::vector<std::int64_t> final_part = generated_;
+    std::fill(final_part.begin() + open_block_->a, final_part.begin() + open_block_->b,
+              config_.mask_id);
+    emit_text(stream_.advance(final_part));
+  } else {
+    emit_text(stream_.advance(generated_));
+  }
   stopped_ = stream_.hit_stop_string() || (options_.eos == EosPolicy::kStop && stream_.saw_eos());
 }
 

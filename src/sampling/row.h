@@ -18,6 +18,7 @@
 #include "dlm/sampling/schedule.h"
 #include "dlm/sampling/selector.h"
 #include "dlm/sampling/scoring.h"
+#include "dlm/sampling/token_edit.h"
 #include "dlm/text/text_stream.h"
 #include "sampling/forward.h"
 
@@ -55,6 +56,10 @@ class Row {
   // The generated positions whose logits the pending step needs, ascending, and the
   // output row (canvas index) that predicts each.
   const std::vector<std::int64_t>& targets() const { return targets_; }
+  // Token editing: the positions committed earlier in the current block, re-read by the
+  // pending step; scored(): targets() then these, the rows the driver gathers and scores.
+  const std::vector<std::int64_t>& edit_targets() const { return edits_; }
+  const std::vector<std::int64_t>& scored() const { return scored_; }
   std::int64_t out_row(std::int64_t position) const;
   // Whether the step keeps the targets' logits for later steps (MDLM's reuse) instead of
   // having them scored by the driver.
@@ -75,6 +80,9 @@ class Row {
   // dlm::commit, tokens[i] < 0 means not chosen.
   void apply(const std::int64_t* tokens, const double* scores, const double* entropies,
              double forward_ms, std::int64_t calls);
+  // Token editing, before apply(): candidates[i] and their probabilities[i] (the confidence
+  // rule's score) belong to edit_targets()[i].
+  void apply_edits(const std::int64_t* candidates, const double* probabilities);
   // Completes the pending step of a row that keeps its output: rows [targets, V'] float32.
   void apply_kept(at::Tensor rows, double forward_ms, std::int64_t calls);
 
@@ -85,6 +93,9 @@ class Row {
   void account(double forward_ms, std::int64_t calls);
   void commit(std::int64_t position, std::int64_t token);
   void finish_step();
+  // Hands the stream what is final: with token editing, the open block is not.
+  void update_stream();
+  void collect_targets(const Step& step);
   void emit_text(const std::string& text);
   Span span() const { return Span{generated_, config_.mask_id}; }
 
@@ -105,6 +116,14 @@ class Row {
   bool stopped_ = false;
   std::optional<Step> pending_;
   std::vector<std::int64_t> targets_;
+  std::vector<std::int64_t> edits_;
+  std::vector<std::int64_t> scored_;
+  // Token editing: the block being edited (until its post steps end), post steps run in
+  // it, and whether the last step changed the canvas.
+  std::unique_ptr<TokenEditor> editor_;
+  std::optional<Step> open_block_;
+  std::int64_t post_steps_ = 0;
+  bool step_changed_ = false;
   std::vector<std::int64_t> revealed_;  // a keeping reveal step: the drawn positions
   bool keep_ = false;
   // Key/value cache: the current block, model calls so far in it, each input's cache.

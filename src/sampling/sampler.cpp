@@ -85,8 +85,8 @@ sampling::HeadRows head_rows(std::vector<Member>& members, std::int64_t length) 
 std::vector<std::int64_t> flat_rows(const Member& m, std::int64_t rows_per_input,
                                     std::int64_t offset) {
   std::vector<std::int64_t> out;
-  out.reserve(m.row->targets().size());
-  for (const std::int64_t p : m.row->targets()) {
+  out.reserve(m.row->scored().size());
+  for (const std::int64_t p : m.row->scored()) {
     out.push_back((m.input + offset) * rows_per_input + m.row->out_row(p) - m.first_row);
   }
   return out;
@@ -105,7 +105,7 @@ at::Tensor gather(const at::Tensor& flat, const std::vector<const Member*>& memb
   at::Tensor rows = flat.index_select(0, long_tensor(index, device)).to(at::kFloat);
   std::int64_t offset = 0;
   for (const Member* m : members) {
-    const auto n = static_cast<std::int64_t>(m->row->targets().size());
+    const auto n = static_cast<std::int64_t>(m->row->scored().size());
     const double w = m->row->options().cfg_scale;
     if (w > 0 && n > 0) {
       const at::Tensor u =
@@ -143,14 +143,14 @@ void score_and_commit(const at::Tensor& flat, std::int64_t rows_per_input,
   std::vector<std::int64_t> seeds, positions, steps, offsets;
   for (const Member* m : members) {
     offsets.push_back(static_cast<std::int64_t>(positions.size()));
-    for (const std::int64_t p : m->row->targets()) {
+    for (const std::int64_t p : m->row->scored()) {
       seeds.push_back(static_cast<std::int64_t>(m->row->options().seed));
       positions.push_back(p);
       steps.push_back(m->row->step_index());
     }
   }
   const auto total = static_cast<std::int64_t>(positions.size());
-  at::Tensor tokens, scores, entropies;
+  at::Tensor tokens, scores, entropies, edit_probabilities;
   if (total > 0) {
     at::Tensor rows = gather(flat, members, rows_per_input);
     if (rows.size(1) != first.vocab_size()) rows = rows.narrow(1, 0, first.vocab_size()).contiguous();
@@ -175,6 +175,19 @@ void score_and_commit(const at::Tensor& flat, std::int64_t rows_per_input,
       rule.deferred.clear();
       entropies = std::get<1>(ops::score(rows, seed_t, position_t, step_t, rule)).neg().cpu();
     }
+    const bool edits = std::any_of(members.begin(), members.end(), [](const Member* m) {
+      return !m->row->edit_targets().empty();
+    });
+    if (edits) {
+      // Token editing reads each candidate's probability: the confidence rule's score of
+      // the same candidate (the candidate does not depend on the rule's algorithm).
+      TokenRule rule = first.rule();
+      rule.algorithm = Algorithm::kConfidence;
+      edit_probabilities =
+          first.rule().algorithm == Algorithm::kConfidence
+              ? scores.cpu()
+              : std::get<1>(ops::score(rows, seed_t, position_t, step_t, rule)).cpu();
+    }
   }
   // Per member: its tokens (< 0 where not chosen) and scores, on the host.
   std::vector<std::vector<std::int64_t>> chosen(members.size());
@@ -186,7 +199,9 @@ void score_and_commit(const at::Tensor& flat, std::int64_t rows_per_input,
     const auto& selector = members[i]->row->selector();
     if (sampling::runs_in_commit_op(selector.kind())) {
       commit_groups[{static_cast<int>(selector.kind()), selector.value()}].push_back(i);
-    } else if (total > 0 && !all_tokens.defined()) {
+    }
+    if ((!sampling::runs_in_commit_op(selector.kind()) || !members[i]->row->edit_targets().empty()) &&
+        total > 0 && !all_tokens.defined()) {
       all_tokens = tokens.cpu();  // host-side selectors: ids and scores, no vocabulary
       all_scores = scores.cpu();
     }
@@ -246,6 +261,11 @@ void score_and_commit(const at::Tensor& flat, std::int64_t rows_per_input,
       }
     }
     chosen[i].resize(n, -1);
+    if (const auto e = m.row->edit_targets().size(); e > 0) {
+      const std::int64_t at = offsets[i] + static_cast<std::int64_t>(n);
+      m.row->apply_edits(all_tokens.data_ptr<std::int64_t>() + at,
+                         edit_probabilities.data_ptr<double>() + at);
+    }
     m.row->apply(chosen[i].data(), host_scores[i].empty() ? nullptr : host_scores[i].data(),
                  host_entropies[i].empty() ? nullptr : host_entropies[i].data(),
                  ms_per_input * static_cast<double>(m.calls), m.calls);

@@ -23,6 +23,7 @@ struct SweepGrid {
   std::vector<std::optional<double>> factor{std::nullopt};
   std::vector<std::optional<double>> alg_temp{std::nullopt};
   std::vector<std::optional<double>> eb_gamma{std::nullopt};
+  std::vector<std::optional<double>> edit_threshold{std::nullopt};  // token editing
   std::vector<std::int64_t> suffix_window{0};  // 0: off
   std::vector<double> elastic_gamma{0.9};      // read by --cache elastic cells only
   // auto: what `dlm generate` uses by default (dual when the checkpoint has the cache
@@ -60,7 +61,7 @@ struct SweepCell {
 std::string cell_id(const GenerateOptions& options, const std::string& cache);
 
 // The Cartesian product, steps varying fastest (so a line of the plot is consecutive
-// cells), then block_length, alg_temp, eb_gamma, factor, threshold, suffix_window,
+// cells), then block_length, alg_temp, edit_threshold, eb_gamma, factor, threshold, suffix_window,
 // algorithm, cache. `base` holds
 // the single-valued options.
 std::vector<SweepCell> expand_grid(const SweepGrid& grid, const GenerateOptions& base);

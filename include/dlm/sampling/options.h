@@ -59,6 +59,13 @@ struct GenerateOptions {
   // Bounded suffix (DPad): forward calls see the canvas only up to this many positions past
   // the current block's end (0: the whole canvas). Block schedule only.
   std::int64_t suffix_window = 0;
+  // LLaDA 2.1's token editing (T2T; the remasking): a token committed earlier in
+  // the current block is replaced by the model's candidate when that candidate differs and
+  // its probability exceeds this (nullopt: off). Block schedule only.
+  std::optional<double> edit_threshold;
+  // Its budget: model calls per block after the block's last mask is filled, spent while a
+  // call still edits something (0: edits ride only on the unmasking steps).
+  std::int64_t max_post_steps = 16;
   // Refuse a run whose estimated memory (weights, key/value cache, one forward's logits
   // and activations) exceeds this many bytes; 0: no limit.
   std::int64_t max_memory = 0;
