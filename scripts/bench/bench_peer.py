@@ -175,9 +175,11 @@ def run_peer(args, model: Denoiser, mask_id: int, prompt_ids: List[int]) -> dict
     return {"tokens_per_s": args.n / dt, "tokens": x[0, len(prompt_ids):].tolist(), "nfe": nfe}
 
 
-def agreement(a: List[int], b: List[int]) -> float:
-    n = max(len(a), len(b))
-    return sum(1 for x, y in zip(a, b) if x == y) / max(n, 1)
+def agreement(dlm_tokens: List[int], peer_tokens: List[int]) -> float:
+    """Share of dlm's token_ids (which end at its first end of sequence) that the peer
+    generated at the same positions (the peer's canvas runs on past it)."""
+    n = len(dlm_tokens)
+    return sum(1 for x, y in zip(dlm_tokens, peer_tokens[:n]) if x == y) / max(n, 1)
 
 
 def main() -> None:
