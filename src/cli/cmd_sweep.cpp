@@ -90,7 +90,7 @@ Runner add_sweep(CLI::App& app) {
   s.base.max_new_tokens = 64;
   CLI::App* cmd = app.add_subcommand("sweep", "Run a grid of sampling settings over a prompt set: speed, judge perplexity and diversity per cell, as CSV, JSON, a table and a plot");
   cmd->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-  cmd->add_option("--config", c->config, "TOML preset; keys are the long option names (lists as strings: steps = \"8,16\")");
+  cmd->add_option("--config", c->config, "TOML preset; keys are the long option names; an axis takes a TOML list or a comma-separated string (steps = [8, 16] or steps = \"8,16\")");
   cmd->add_option("-m,--model", s.model, "Denoiser checkpoint; default: the shipped models/dlm-kjv-tiny.pt");
   cmd->add_option("--judge", s.judge, "Causal judge checkpoint for perplexity; default: the shipped models/kjv-judge.pt ($DLM_JUDGE overrides)");
   cmd->add_option("-i,--prompts", s.prompts, "Prompt set: JSONL, one {\"prompt\", \"id\", \"reference\"} per line (scripts/data/heldout_prompts.jsonl)")->required();
