@@ -423,7 +423,11 @@ TEST_CASE("dlm batch survives SIGKILL at 20 random moments and SIGTERM, SIGINT, 
     INFO("SIG" << signal);
     const std::string out = dir.file(std::string("sig-") + signal + ".jsonl");
     const std::string cmd = dlm_batch(long_args + " -o " + out);
-    const auto r = run_shell("timeout --preserve-status -s " + std::string(signal) + " 4 " + cmd);
+    // The signal once the first record is out (so dlm's handlers are in: under load, a fixed
+    // delay could land while libtorch is still loading, before main).
+    const auto r = run_shell(cmd + " & pid=$!; while kill -0 $pid 2>/dev/null && [ ! -s " +
+                             dlm_test::shell_quote(out) + " ]; do sleep 0.1; done; kill -" +
+                             std::string(signal) + " $pid 2>/dev/null; wait $pid");
     CHECK((r.exit_code == 130 || r.exit_code == 0));  // 0: it finished before the signal
     for (const auto& [line, n] : records_per_line(out)) CHECK(n == 1);
     CHECK(run_shell(cmd + " --resume").exit_code == 0);
