@@ -109,7 +109,9 @@ std::vector<std::pair<GenerateOptions, std::string>> varied_runs() {
           {make_options(24, 24, 8, 1.0, 1), kPrompt},
           {make_options(24, 24, 8, 1.0, 2), kPrompt},
           {make_options(16, 8, 16, 1.0, 7), kPrompt},
-          {make_options(16, 16, 8, 0.0, 0), "In the beginning God created the heaven and the earth."}};
+          {make_options(16, 16, 8, 0.0, 0), "In the beginning God created the heaven and the earth."},
+          // The Bible's last verse: the passage-trained model ends the text at once ("stop").
+          {make_options(16, 16, 8, 0.0, 0), "The grace of our Lord Jesus Christ be with you all. Amen."}};
 }
 
 }  // namespace

@@ -290,6 +290,7 @@ TEST_CASE("issue 14's remasking axis: edit-threshold (token editing)", "[sweep]"
   dlm::set_axis(grid, "steps", "8");
   dlm::set_axis(grid, "threshold", "0.9");
   dlm::set_axis(grid, "edit-threshold", "none,0.5,0.9");
+  dlm::set_axis(grid, "cache", "none");  // the default axis is auto (dual for this rule)
   CHECK(dlm::axis_text(grid, "edit-threshold") == "none,0.5,0.9");
   CHECK_THROWS_AS(dlm::set_axis(grid, "edit-threshold", "0.5,"), dlm::UsageError);
   CHECK(dlm::axis_text(grid, "edit-threshold") == "none,0.5,0.9");  // unchanged on error

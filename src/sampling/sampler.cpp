@@ -48,12 +48,12 @@ struct Member {
   std::int64_t calls;      // inputs it ran (2 with guidance)
 };
 
-// The output rows (canvas indices) [first, last + 1) of a row's targets; {0, 0} when it has
-// none.
+// The output rows (canvas indices) [first, last + 1) of the positions a row scores (its
+// targets and, with token editing, its edit targets); {0, 0} when it has none.
 std::pair<std::int64_t, std::int64_t> target_rows(const Row& row) {
-  if (row.targets().empty()) return {0, 0};
-  std::int64_t lo = row.out_row(row.targets().front()), hi = lo + 1;
-  for (const std::int64_t p : row.targets()) {
+  if (row.scored().empty()) return {0, 0};
+  std::int64_t lo = row.out_row(row.scored().front()), hi = lo + 1;
+  for (const std::int64_t p : row.scored()) {
     lo = std::min(lo, row.out_row(p));
     hi = std::max(hi, row.out_row(p) + 1);
   }
