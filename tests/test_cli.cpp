@@ -702,7 +702,8 @@ TEST_CASE("presets take sections, lists and switches as the command line does", 
 TEST_CASE("generation stops once the end of the text is final, unless a preset reproduces a "
           "reference", "[cli]") {
   // The same text either way: the steps after the end cannot change it.
-  const std::string prompt = "'In the beginning'";  // greedy, ends after about 12 tokens
+  // The Bible's last verse but its "Amen.": greedy, the text ends after 2 tokens.
+  const std::string prompt = "'The grace of our Lord Jesus Christ be with you all.'";
   const std::string args = "generate -q -t 1 -n 64 -p " + prompt;
   const json stopped = run_json(args);
   const json every_step = run_json(args + " --eos none");
@@ -722,7 +723,8 @@ TEST_CASE("generation stops once the end of the text is final, unless a preset r
   }
   CHECK(listed);
   TempDir dir;
-  dlm_test::write_file(dir.file("in.jsonl"), "{\"prompt\": \"In the beginning\"}\n");
+  dlm_test::write_file(dir.file("in.jsonl"),
+                       "{\"prompt\": \"The grace of our Lord Jesus Christ be with you all.\"}\n");
   REQUIRE(run_dlm("batch -q -t 1 -n 64 -i " + dir.file("in.jsonl") + " -o " +
                   dir.file("out.jsonl")).exit_code == 0);
   const json record = json::parse(dlm_test::read_file(dir.file("out.jsonl")));
