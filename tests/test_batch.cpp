@@ -308,6 +308,57 @@ TEST_CASE("dlm batch writes one record per line and exits 3 when some failed", "
   CHECK_THAT(all_ok.err, Catch::Matchers::Contains("--resume"));
 }
 
+TEST_CASE("dlm batch reads its input in windows (--read-ahead): the same records, duplicates "
+          "caught across windows, from a file or stdin", "[batch][cli]") {
+  TempDir dir;
+  dlm_test::write_file(dir.file("in.jsonl"),
+                       input_lines(5) + "\nnot json\n{\"id\": \"r1\", \"prompt\": \"dup\"}\n" +
+                           "{\"prompt\": \"no id\", \"seed\": 3}\n");
+  // Batch size 1: every row alone, so that the windows cannot change a row's batch.
+  const std::string base = "-n 8 --steps 8 --batch-size 1 -i ";
+  const auto outputs = [&](const std::string& out) {
+    std::map<std::int64_t, json> by_line;
+    for (const auto& [line, n] : records_per_line(out)) CHECK(n == 1);
+    std::istringstream in(dlm_test::read_file(out));
+    for (std::string line; std::getline(in, line);) {
+      json j = json::parse(line);
+      j.erase("timings_ms");
+      j.erase("elapsed_ms");
+      by_line[j["line"]] = j;
+    }
+    return by_line;
+  };
+  REQUIRE(run_shell(dlm_batch(base + dir.file("in.jsonl") + " -o " + dir.file("all.jsonl"))).exit_code == 3);
+  const auto whole = outputs(dir.file("all.jsonl"));
+  CHECK(whole.size() == 8);
+  for (const std::string window : {"1", "2", "3"}) {
+    INFO("--read-ahead " << window);
+    const std::string out = dir.file("w" + window + ".jsonl");
+    REQUIRE(run_shell(dlm_batch(base + dir.file("in.jsonl") + " -o " + out + " --read-ahead " + window))
+                .exit_code == 3);
+    CHECK(outputs(out) == whole);
+  }
+  const std::string piped = dir.file("stdin.jsonl");
+  REQUIRE(run_shell(std::string(DLM_EXECUTABLE) + " batch -q -t 1 " + base + "- -o " + piped +
+                    " --read-ahead 2 < " + dir.file("in.jsonl"))
+              .exit_code == 3);
+  CHECK(outputs(piped) == whole);
+  CHECK_THAT(whole.at(8)["error"].get<std::string>(), Catch::Matchers::Contains("duplicate id"));
+  // Resuming a run cut after its first window finishes the rest, each record once.
+  std::string first_two;
+  {
+    std::istringstream in(dlm_test::read_file(dir.file("w2.jsonl")));
+    std::string line;
+    for (int i = 0; i < 2 && std::getline(in, line); ++i) first_two += line + "\n";
+  }
+  const std::string cut = dir.file("cut.jsonl");
+  dlm_test::write_file(cut, first_two);
+  const auto resumed =
+      run_shell(dlm_batch(base + dir.file("in.jsonl") + " -o " + cut + " --read-ahead 2 --resume"));
+  CHECK(resumed.exit_code == 3);
+  CHECK(outputs(cut) == whole);
+}
+
 TEST_CASE("dlm batch exits 2 for unusable arguments or input files", "[batch][cli]") {
   TempDir dir;
   dlm_test::write_file(dir.file("in.jsonl"), input_lines(2));
@@ -315,6 +366,7 @@ TEST_CASE("dlm batch exits 2 for unusable arguments or input files", "[batch][cl
        {"-i " + dir.file("missing.jsonl") + " -o " + dir.file("o1.jsonl"),
         "-i " + dir.file("in.jsonl") + " -o " + dir.file("o2.jsonl") + " --shard 3/3",
         "-i " + dir.file("in.jsonl") + " -o " + dir.file("o3.jsonl") + " --batch-size 0",
+        "-i " + dir.file("in.jsonl") + " -o " + dir.file("o6.jsonl") + " --read-ahead 0",
         "-i " + dir.file("in.jsonl") + " -o " + dir.file("o4.jsonl") + " --resume --overwrite",
         "-i " + dir.file("in.jsonl") + " -o " + dir.file("nodir/o5.jsonl"),
         "-i " + dir.file("in.jsonl") + " -o - --resume"}) {

@@ -46,48 +46,92 @@ struct BatchCommand {
   bool retry_failed = false;
   std::int64_t batch_size = 16;
   std::int64_t max_batch_tokens = 16384;
+  std::int64_t read_ahead = 4096;
   std::string shard;
   std::string output_format = "auto";
   double sync_seconds = 1.0;
   LogOptions log;
 };
 
-std::vector<std::string> read_lines(const std::string& path) {
-  std::ifstream file;
-  std::istream* in = &std::cin;
-  if (path != "-") {
-    require_readable_file(path, "input", "-i");
-    file.open(path, std::ios::binary);
-    in = &file;
-  }
-  // Lines are bounded: /dev/zero or a binary file is one endless "line" that would
-  // otherwise take all memory before anything is said.
-  constexpr std::size_t kMaxLine = std::size_t{64} << 20;
-  std::vector<std::string> lines;
-  std::streambuf* buf = in->rdbuf();
-  std::string line;
-  bool any = false;
-  for (int c = buf->sbumpc(); c != std::char_traits<char>::eof(); c = buf->sbumpc()) {
-    any = true;
-    if (c == '\n') {
-      if (g_interrupted.load()) break;  // Ctrl-C while a long input is read: stop here
-      lines.push_back(std::move(line));
-      line.clear();
-      any = false;
-      continue;
+// The input's lines, one at a time, so that memory does not grow with the input: a file
+// is read twice (a scan before the model loads, then again while generating); stdin,
+// which cannot be read twice, is held whole. Lines are bounded: /dev/zero or a binary file
+// is one endless "line" that would otherwise take all memory before anything is said.
+class InputLines {
+ public:
+  explicit InputLines(std::string path) : path_(std::move(path)) {
+    if (path_ == "-") {
+      std::string line;
+      while (read(std::cin, line)) held_.push_back(std::move(line));
+      if (std::cin.bad()) throw Error(fmt::format("cannot read input stdin: {}", std::strerror(errno)));
+    } else {
+      require_readable_file(path_, "input", "-i");
+      open();
     }
-    line.push_back(static_cast<char>(c));
-    if (line.size() > kMaxLine) {
-      throw UsageError(fmt::format("input {} line {} is longer than 64 MiB; is it a JSONL file "
-                                   "(one JSON object per line)?", path, lines.size() + 1));
+    number_ = 0;
+  }
+
+  // The next line into `line` (its number: number()); false at the end, or at a line end
+  // after Ctrl-C (interrupted() then says so).
+  bool next(std::string& line) {
+    if (path_ == "-") {
+      if (at_ == held_.size()) return false;
+      line = held_[at_++];
+      ++number_;
+      return true;
     }
+    const bool got = read(file_, line);
+    if (file_.bad()) throw Error(fmt::format("cannot read input {}: {}", path_, std::strerror(errno)));
+    return got;
   }
-  if (any) lines.push_back(std::move(line));
-  if (in->bad() || (path != "-" && !file.is_open())) {
-    throw Error(fmt::format("cannot read input {}: {}", path, std::strerror(errno)));
+  std::int64_t number() const { return number_; }
+  bool interrupted() const { return interrupted_; }
+
+  void rewind() {
+    number_ = 0;
+    at_ = 0;
+    if (path_ != "-") open();
   }
-  return lines;
-}
+
+ private:
+  static constexpr std::size_t kMaxLine = std::size_t{64} << 20;
+
+  void open() {
+    file_.close();
+    file_.clear();
+    file_.open(path_, std::ios::binary);
+    if (!file_.is_open()) throw Error(fmt::format("cannot read input {}: {}", path_, std::strerror(errno)));
+  }
+
+  bool read(std::istream& in, std::string& line) {
+    line.clear();
+    if (g_interrupted.load()) {  // Ctrl-C while a long input is read: stop at a line end
+      interrupted_ = true;
+      return false;
+    }
+    std::streambuf* buf = in.rdbuf();
+    bool any = false;
+    for (int c = buf->sbumpc(); c != std::char_traits<char>::eof(); c = buf->sbumpc()) {
+      any = true;
+      if (c == '\n') break;
+      line.push_back(static_cast<char>(c));
+      if (line.size() > kMaxLine) {
+        throw UsageError(fmt::format("input {} line {} is longer than 64 MiB; is it a JSONL file "
+                                     "(one JSON object per line)?", path_, number_ + 1));
+      }
+    }
+    if (!any) return false;
+    ++number_;
+    return true;
+  }
+
+  std::string path_;
+  std::ifstream file_;
+  std::vector<std::string> held_;  // stdin's lines
+  std::size_t at_ = 0;
+  std::int64_t number_ = 0;
+  bool interrupted_ = false;
+};
 
 bool blank(const std::string& s) {
   return std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isspace(c); });
@@ -149,17 +193,12 @@ void require_unchanged_line(const JsonlOutput& out, const BatchRecord& r, const 
 
 // The output format: --output-format (CLI11 has checked the name), where "auto" is OpenAI's
 // when the input is an OpenAI Batch file (every line that is a JSON object has the
-// envelope's "body"), dlm's otherwise (a file that mixes flat records in is dlm's extension
-// of the format).
-OutputFormat output_format(const std::string& name, const std::vector<BatchRecord>& records) {
+// envelope's "body", and there is one), dlm's otherwise (a file that mixes flat records in
+// is dlm's extension of the format).
+OutputFormat output_format(const std::string& name, bool openai_input) {
   if (name == "openai") return OutputFormat::kOpenAI;
   if (name == "dlm") return OutputFormat::kDlm;
-  // A line that is not a JSON object (error code invalid_json) says nothing either way.
-  const auto object = [](const BatchRecord& r) { return r.error_code != "invalid_json"; };
-  const bool any = std::any_of(records.begin(), records.end(), object);
-  const bool all = std::all_of(records.begin(), records.end(),
-                               [&](const BatchRecord& r) { return r.envelope || !object(r); });
-  return any && all ? OutputFormat::kOpenAI : OutputFormat::kDlm;
+  return openai_input ? OutputFormat::kOpenAI : OutputFormat::kDlm;
 }
 
 // The model's name in OpenAI output bodies: the checkpoint's file stem (its folder's name
@@ -170,6 +209,9 @@ std::string model_name(const std::string& model) {
   std::error_code ec;
   return std::filesystem::is_directory(p, ec) ? p.filename().string() : p.stem().string();
 }
+
+// Most input records held at once (--read-ahead).
+constexpr std::int64_t kMaxReadAhead = 1 << 20;
 
 // How many error reasons are shown on stderr; the rest are only in the output.
 constexpr std::size_t kShownFailures = 3;
@@ -191,6 +233,9 @@ int run(BatchCommand& c, CLI::App& cmd) {
   if (c.max_batch_tokens < 1) {
     throw UsageError(fmt::format("--max-batch-tokens {} must be >= 1", c.max_batch_tokens));
   }
+  if (c.read_ahead < 1 || c.read_ahead > kMaxReadAhead) {
+    throw UsageError(fmt::format("--read-ahead {} must be in [1, {}]; try 4096", c.read_ahead, kMaxReadAhead));
+  }
   if (c.resume && c.overwrite) throw UsageError("--resume and --overwrite exclude each other; pick one");
   require_distinct_files(c.input, c.output);
   Shard shard;
@@ -200,28 +245,37 @@ int run(BatchCommand& c, CLI::App& cmd) {
     shard = *slurm;
     spdlog::info("Slurm job array: shard {}/{}", shard.index, shard.count);
   }
-  const auto lines = read_lines(c.input);
+  // The whole input is scanned before the model loads (each record parsed, then dropped):
+  // the output format follows the input's, unknown fields are named at once, and the
+  // progress line knows the total.
+  InputLines input(c.input);
+  std::map<std::string, std::pair<std::int64_t, std::size_t>> unknown;  // first line, lines
+  std::int64_t lines = 0, nonblank = 0;
+  bool any_object = false, all_envelopes = true;
+  BatchCounts counts;
+  for (std::string line; input.next(line);) {
+    ++lines;
+    if (blank(line)) continue;
+    ++nonblank;
+    std::set<std::string> fields;
+    const BatchRecord r = parse_batch_record(line, input.number(), c.flags.options,
+                                             c.flags.options.seed, fields);
+    for (const auto& name : fields) ++unknown.try_emplace(name, r.line, 0).first->second.second;
+    // A line that is not a JSON object (error code invalid_json) says nothing of the format.
+    if (r.error_code != "invalid_json") {
+      any_object = true;
+      all_envelopes = all_envelopes && r.envelope;
+    }
+    if (in_shard(shard, r.id)) ++counts.total;
+  }
   if (g_interrupted.load()) {
     std::cerr << "dlm: interrupted while reading the input; nothing was written\n";
     return 130;
   }
   const std::string input_name = c.input == "-" ? "stdin" : "'" + c.input + "'";
-  if (std::all_of(lines.begin(), lines.end(), blank)) {
+  if (nonblank == 0) {
     spdlog::warn("input {} {}; there is nothing to generate", input_name,
-                 lines.empty() ? "is empty" : "has only blank lines");
-  }
-  // Every record is parsed before the model loads: the output format follows the input's,
-  // and unknown fields are named at once.
-  std::map<std::string, std::pair<std::int64_t, std::size_t>> unknown;  // first line, lines
-  std::vector<BatchRecord> records;
-  for (std::size_t i = 0; i < lines.size(); ++i) {
-    if (blank(lines[i])) continue;
-    std::set<std::string> fields;
-    records.push_back(parse_batch_record(lines[i], static_cast<std::int64_t>(i + 1),
-                                         c.flags.options, c.flags.options.seed, fields));
-    for (const auto& name : fields) {
-      ++unknown.try_emplace(name, records.back().line, 0).first->second.second;
-    }
+                 lines == 0 ? "is empty" : "has only blank lines");
   }
   for (const auto& [name, where] : unknown) {
     const auto& [first, count] = where;
@@ -229,7 +283,7 @@ int run(BatchCommand& c, CLI::App& cmd) {
                  count > 1 ? fmt::format(" and {} more", count - 1) : "");
   }
   OutputContext context;
-  context.format = output_format(c.output_format, records);
+  context.format = output_format(c.output_format, any_object && all_envelopes);
   context.model = model_name(model);
   const RunSettings settings = batch_settings(c.flags.options, model, shard, to_string(context.format));
   if (c.resume && c.output != "-") check_resume_settings(c.output, settings, implicit_batch_settings());
@@ -249,19 +303,20 @@ int run(BatchCommand& c, CLI::App& cmd) {
   }
   const auto now = [] { return static_cast<std::int64_t>(std::time(nullptr)); };
 
-  // Dedupe, skip what is done; error records go out at once.
-  std::set<std::string> seen;
+  Progress progress(counts, !c.log.quiet && isatty(STDERR_FILENO) == 1);
+
+  // The records of one read-ahead window: deduped, what is done skipped, error records
+  // written at once; the rest are returned with their prompts' ids.
+  std::set<std::string> seen;  // ids so far, over every window
   std::vector<BatchRecord> pending;
   std::vector<std::vector<std::int64_t>> prompt_ids;
-  BatchCounts counts;
-  for (BatchRecord& r : records) {
-    if (!in_shard(shard, r.id)) continue;
-    ++counts.total;
+  const auto admit = [&](BatchRecord&& r) {
+    if (!in_shard(shard, r.id)) return;
     const bool duplicate = !seen.insert(r.id).second;
     if (!r.has_id && !duplicate) require_unchanged_line(out, r, c);
     if (duplicate ? out.done_lines().count(r.line) > 0 : out.done_ids().count(r.id) > 0) {
       ++counts.skipped;
-      continue;
+      return;
     }
     if (duplicate && r.error.empty()) {
       r.error = fmt::format("line {}: duplicate id '{}' (an earlier line has it)", r.line, r.id);
@@ -281,80 +336,98 @@ int run(BatchCommand& c, CLI::App& cmd) {
       context.created = now();
       out.append(batch_error_json(r, context));
       if (++counts.failed <= kShownFailures) spdlog::warn("{}", r.error);
-      continue;
+      return;
     }
     pending.push_back(std::move(r));
     prompt_ids.push_back(std::move(ids));
+  };
+
+  // Generates the window's pending records. A row is one sample of a record. Rows of
+  // equal padded length share forward calls: order by it, then chunk.
+  const auto generate_pending = [&] {
+    struct Row {
+      std::size_t record;
+      std::int64_t sample;
+    };
+    std::vector<Row> rows;
+    std::vector<std::vector<GenerationResult>> results(pending.size());
+    std::vector<std::int64_t> remaining(pending.size());
+    for (std::size_t i = 0; i < pending.size(); ++i) {
+      for (std::int64_t k = 0; k < pending[i].samples; ++k) rows.push_back({i, k});
+      results[i].resize(static_cast<std::size_t>(pending[i].samples));
+      remaining[i] = pending[i].samples;
+    }
+    const auto padded = [&](std::size_t i) {
+      return padded_length(static_cast<std::int64_t>(prompt_ids[i].size()) +
+                               pending[i].options.max_new_tokens,
+                           pending[i].options.pad_multiple);
+    };
+    std::stable_sort(rows.begin(), rows.end(),
+                     [&](const Row& a, const Row& b) { return padded(a.record) < padded(b.record); });
+
+    std::size_t next = 0;
+    while (next < rows.size() && !g_interrupted.load()) {
+      std::vector<BatchRequest> requests;
+      std::vector<Row> members;
+      std::int64_t tokens = 0;
+      std::int64_t bytes = checkpoint->parameter_bytes();
+      while (next < rows.size() && static_cast<std::int64_t>(requests.size()) < c.batch_size) {
+        const Row row = rows[next];
+        const std::size_t i = row.record;
+        GenerateOptions o = pending[i].options;
+        o.seed = sample_seed(o.seed, row.sample);
+        const std::int64_t cost = padded(i) * (o.cfg_scale > 0 ? 2 : 1);
+        if (!requests.empty() && tokens + cost > c.max_batch_tokens) break;
+        // --max-memory bounds the whole batch: each row adds its cache and logits (a row
+        // alone always fits: validate() checked it).
+        const MemoryEstimate need =
+            estimate_memory(o, *checkpoint, static_cast<std::int64_t>(prompt_ids[i].size()));
+        if (!requests.empty() && o.max_memory > 0 && bytes + need.cache + need.logits > o.max_memory) break;
+        bytes += need.cache + need.logits;
+        tokens += cost;
+        requests.push_back(BatchRequest{prompt_ids[i], o, nullptr});
+        members.push_back(row);
+        ++next;
+      }
+      generate_batch(*checkpoint, requests,
+                     [&](std::size_t k, GenerationResult&& result) {
+                       const auto [i, sample] = members[k];
+                       const BatchRecord& r = pending[i];
+                       if (r.messages) result.prompt = r.prompt;  // the rendered conversation
+                       results[i][static_cast<std::size_t>(sample)] = std::move(result);
+                       if (--remaining[i] > 0) return;
+                       // Every sample is in: the record's line.
+                       double elapsed_ms = 0;
+                       for (const auto& s : results[i]) elapsed_ms = std::max(elapsed_ms, s.total_ms - s.load_ms);
+                       context.created = now();
+                       out.append(batch_output_json(r, results[i], elapsed_ms, context));
+                       results[i].clear();
+                       ++counts.done;
+                       progress.record(r.options.max_new_tokens * r.samples);
+                     },
+                     &g_interrupted);
+    }
+    pending.clear();
+    prompt_ids.clear();
+  };
+
+  // The input again, --read-ahead records at a time: memory stays bounded by the window,
+  // not the input, and the first records are generated while the rest are still unread.
+  input.rewind();
+  std::string line;
+  bool more = true;
+  while (more && !g_interrupted.load()) {
+    for (std::int64_t parsed = 0; parsed < c.read_ahead && (more = input.next(line));) {
+      if (blank(line)) continue;
+      ++parsed;
+      std::set<std::string> fields;  // named by the scan already
+      admit(parse_batch_record(line, input.number(), c.flags.options, c.flags.options.seed, fields));
+    }
+    generate_pending();
   }
   if (counts.failed > kShownFailures) {
     spdlog::warn("{} more records failed; the error records in {} say why",
                  counts.failed - kShownFailures, c.output == "-" ? "the output" : c.output);
-  }
-
-  // A row is one sample of a record. Rows of equal padded length share forward calls:
-  // order by it, then chunk.
-  struct Row {
-    std::size_t record;
-    std::int64_t sample;
-  };
-  std::vector<Row> rows;
-  std::vector<std::vector<GenerationResult>> results(pending.size());
-  std::vector<std::int64_t> remaining(pending.size());
-  for (std::size_t i = 0; i < pending.size(); ++i) {
-    for (std::int64_t k = 0; k < pending[i].samples; ++k) rows.push_back({i, k});
-    results[i].resize(static_cast<std::size_t>(pending[i].samples));
-    remaining[i] = pending[i].samples;
-  }
-  const auto padded = [&](std::size_t i) {
-    return padded_length(static_cast<std::int64_t>(prompt_ids[i].size()) +
-                             pending[i].options.max_new_tokens,
-                         pending[i].options.pad_multiple);
-  };
-  std::stable_sort(rows.begin(), rows.end(),
-                   [&](const Row& a, const Row& b) { return padded(a.record) < padded(b.record); });
-
-  Progress progress(counts, !c.log.quiet && isatty(STDERR_FILENO) == 1);
-  std::size_t next = 0;
-  while (next < rows.size() && !g_interrupted.load()) {
-    std::vector<BatchRequest> requests;
-    std::vector<Row> members;
-    std::int64_t tokens = 0;
-    std::int64_t bytes = checkpoint->parameter_bytes();
-    while (next < rows.size() && static_cast<std::int64_t>(requests.size()) < c.batch_size) {
-      const Row row = rows[next];
-      const std::size_t i = row.record;
-      GenerateOptions o = pending[i].options;
-      o.seed = sample_seed(o.seed, row.sample);
-      const std::int64_t cost = padded(i) * (o.cfg_scale > 0 ? 2 : 1);
-      if (!requests.empty() && tokens + cost > c.max_batch_tokens) break;
-      // --max-memory bounds the whole batch: each row adds its cache and logits (a row
-      // alone always fits: validate() checked it).
-      const MemoryEstimate need =
-          estimate_memory(o, *checkpoint, static_cast<std::int64_t>(prompt_ids[i].size()));
-      if (!requests.empty() && o.max_memory > 0 && bytes + need.cache + need.logits > o.max_memory) break;
-      bytes += need.cache + need.logits;
-      tokens += cost;
-      requests.push_back(BatchRequest{prompt_ids[i], o, nullptr});
-      members.push_back(row);
-      ++next;
-    }
-    generate_batch(*checkpoint, requests,
-                   [&](std::size_t k, GenerationResult&& result) {
-                     const auto [i, sample] = members[k];
-                     const BatchRecord& r = pending[i];
-                     if (r.messages) result.prompt = r.prompt;  // the rendered conversation
-                     results[i][static_cast<std::size_t>(sample)] = std::move(result);
-                     if (--remaining[i] > 0) return;
-                     // Every sample is in: the record's line.
-                     double elapsed_ms = 0;
-                     for (const auto& s : results[i]) elapsed_ms = std::max(elapsed_ms, s.total_ms - s.load_ms);
-                     context.created = now();
-                     out.append(batch_output_json(r, results[i], elapsed_ms, context));
-                     results[i].clear();
-                     ++counts.done;
-                     progress.record(r.options.max_new_tokens * r.samples);
-                   },
-                   &g_interrupted);
   }
   progress.end();
   out.sync();
@@ -384,6 +457,8 @@ Runner add_batch(CLI::App& app) {
       ->needs(resume);
   cmd->add_option("--batch-size", c->batch_size, "Records generated together")->capture_default_str();
   cmd->add_option("--max-batch-tokens", c->max_batch_tokens, "Most padded canvas tokens in one batch")->capture_default_str();
+  cmd->add_option("--read-ahead", c->read_ahead, "Input records read, parsed and grouped by length at a time (a file input is never held whole; stdin is)")
+      ->capture_default_str();
   cmd->add_option("--output-format", c->output_format, "auto, openai or dlm: the output lines' format; auto: openai for an OpenAI Batch input (every record in the envelope)")
       ->capture_default_str()
       ->transform(CLI::IsMember({"auto", "openai", "dlm"}, CLI::ignore_case));
