@@ -132,3 +132,40 @@ TEST_CASE("tokenize on a checkpoint of kind hf (Qwen3 tokenizer.json)", "[tokeni
   CHECK(r.exit_code == 2);
   CHECK_THAT(r.err, Catch::Matchers::Contains("not valid UTF-8"));
 }
+
+TEST_CASE("the tokenizer module is loaded only from beside the executable, never from the "
+          "working directory or a library search path", "[tokenize][trust]") {
+  TempDir dir;
+  const std::filesystem::path bin = dir.file("bin"), cwd = dir.file("cwd"), libs = dir.file("libs");
+  for (const auto& d : {bin, cwd, libs}) std::filesystem::create_directories(d);
+  // A planted module whose constructor leaves a mark: loading it at all runs its code.
+  const std::string mark = dir.file("planted-module-ran");
+  const std::string source = dir.file("plant.cpp");
+  dlm_test::write_file(source, "#include <cstdio>\n__attribute__((constructor)) static void plant() {\n"
+                               "  if (FILE* f = std::fopen(\"" + mark + "\", \"w\")) std::fclose(f);\n}\n");
+  REQUIRE(run_shell("g++ -shared -fPIC -o " + shell_quote((cwd / "libdlm_spm.so").string()) + " " +
+                    shell_quote(source)).exit_code == 0);
+  std::filesystem::copy_file(cwd / "libdlm_spm.so", libs / "libdlm_spm.so");
+  // dlm copied out of its build tree, without its module: no fallback may be found.
+  std::filesystem::copy_file(DLM_EXECUTABLE, bin / "dlm");
+  std::filesystem::permissions(bin / "dlm", std::filesystem::perms::owner_exec,
+                               std::filesystem::perm_options::add);
+  const std::string run_copy = "cd " + shell_quote(cwd.string()) + " && LD_LIBRARY_PATH=" +
+                               shell_quote(libs.string() + ":" + cwd.string()) + " " +
+                               shell_quote((bin / "dlm").string()) + " tokenize -m " +
+                               shell_quote(shipped_model_path()) + " -p 'In the beginning'";
+  auto r = run_shell(run_copy);
+  CHECK(r.exit_code != 0);
+  CHECK_THAT(r.err, Catch::Matchers::Contains("libdlm_spm.so is not in"));
+  CHECK_THAT(r.err, Catch::Matchers::Contains((bin / "libdlm_spm.so").string()));
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  CHECK_FALSE(std::filesystem::exists(mark));
+  // The real module beside the executable is the one loaded.
+  const auto module = std::filesystem::path(DLM_EXECUTABLE).parent_path() / "libdlm_spm.so";
+  REQUIRE(std::filesystem::exists(module));
+  std::filesystem::copy_file(module, bin / "libdlm_spm.so");
+  r = run_shell(run_copy);
+  CHECK(r.exit_code == 0);
+  CHECK_FALSE(r.out.empty());
+  CHECK_FALSE(std::filesystem::exists(mark));
+}
