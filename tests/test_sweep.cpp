@@ -616,3 +616,19 @@ TEST_CASE("dlm sweep rejects bad input with one line and exit code 2", "[sweep][
   require_usage_failure(base + " --repeats 0", {"--repeats 0"});
   require_usage_failure("sweep -q -i " + shell_quote(prompts), {"--out"});
 }
+
+TEST_CASE("dlm sweep writes only inside its output folder: planted links are refused",
+          "[sweep][cli][usage]") {
+  TempDir dir;
+  const std::string prompts = write_prompts(dir), target = dir.file("precious.txt");
+  for (const std::string name : {"cells.jsonl", "samples.jsonl", "sweep.json.tmp", "sweep.png", "plot.log"}) {
+    INFO(name);
+    dlm_test::write_file(target, "keep me\n");
+    const std::string out = dir.file("out-" + name);
+    std::filesystem::create_directories(out);
+    std::filesystem::create_symlink(target, out + "/" + name);
+    require_usage_failure("sweep -q -t 1 -n 4 --steps 4 -i " + shell_quote(prompts) + " -o " +
+                              shell_quote(out), {"symbolic link '" + name + "'", "inside its folder"});
+    CHECK(dlm_test::read_file(target) == "keep me\n");
+  }
+}

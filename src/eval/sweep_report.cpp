@@ -211,6 +211,17 @@ SweepOutput::SweepOutput(std::string dir) : dir_(std::move(dir)) {
     throw UsageError(fmt::format("cannot use output directory '{}': {}; pass -o a writable "
                                  "directory", dir_, ec ? ec.message() : "not a directory"));
   }
+  // sweep writes only inside its folder: a symbolic link under one of its file names would
+  // send a write (an append to cells.jsonl, the plot, its log) to the link's target.
+  for (const char* name : {"cells.jsonl", "samples.jsonl", "sweep.csv", "sweep.json", "sweep.png",
+                           "plot.log", "cells.jsonl.tmp", "samples.jsonl.tmp", "sweep.csv.tmp",
+                           "sweep.json.tmp"}) {
+    if (fs::is_symlink(fs::symlink_status(path(name), ec))) {
+      throw UsageError(fmt::format("output directory '{}' holds a symbolic link '{}'; dlm sweep "
+                                   "writes only inside its folder: remove the link or pass "
+                                   "another -o", dir_, name));
+    }
+  }
   // A new file (O_EXCL | O_NOFOLLOW: whatever is planted under the name is not followed).
   const std::string probe = path(".dlm-write-probe");
   fs::remove(probe, ec);
