@@ -769,3 +769,24 @@ TEST_CASE("Without --steps, dlm sweep's steps axis and dlm chat's steps follow -
   CHECK(chat.exit_code == 0);
   CHECK(chat.err.empty());
 }
+
+TEST_CASE("the README's headline sample is what its command prints today", "[cli][readme]") {
+  // README "Quick start": `build/dlm generate --config configs/kjv-tiny.toml -p "And the LORD
+  // said unto Moses,"`, quoted as "> PROMPT **COMPLETION**".
+  const std::string readme = dlm_test::read_file(std::string(DLM_SOURCE_DIR) + "/README.md");
+  const std::string prompt = "And the LORD said unto Moses,";
+  const std::string quote = "\n> " + prompt + " **";
+  const auto at = readme.find(quote);
+  REQUIRE(at != std::string::npos);
+  const auto start = at + quote.size();
+  const auto end = readme.find("**", start);
+  REQUIRE(end != std::string::npos);
+  const std::string sample = readme.substr(start, end - start);
+  const CliResult r = run_ok("generate -q --config " +
+                             shell_quote(std::string(DLM_SOURCE_DIR) + "/configs/kjv-tiny.toml") +
+                             " -p " + shell_quote(prompt));
+  std::string printed = r.out;
+  while (!printed.empty() && (printed.back() == '\n' || printed.back() == ' ')) printed.pop_back();
+  while (!printed.empty() && printed.front() == ' ') printed.erase(printed.begin());
+  CHECK(printed == sample);
+}
