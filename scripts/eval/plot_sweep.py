@@ -3,11 +3,13 @@
 
 Reads DIR/sweep.json (written by `dlm sweep`) and writes a PNG with three panels:
 
-  1. judge perplexity (log scale) versus tokens/s, one line per setting other than steps
-     (algorithm, threshold, factor, alg-temp, eb-gamma, suffix window, block length,
-     cache), each point labelled with its steps: the frontier is the lower right;
+  1. judge perplexity (log scale) versus tokens/s, one line per method: the settings
+     other than steps and the methods' knobs (algorithm, alg-temp, block length, cache,
+     and which of threshold, factor, eb-gamma, edit-threshold, suffix window and elastic
+     gamma are on), each point labelled with its steps: the frontier is the lower right;
   2. judge perplexity versus forward calls per generated token (both axes log scale), the
-     same lines: the frontier is the lower left;
+     same lines, each point labelled with its knob values (eb-gamma 2, 4, 8 are three
+     points of one EB line): the frontier is the lower left;
   3. share of reference words reproduced in place versus steps (when prompts had
      references; left axis, scaled to its data), with distinct-2 dashed on the right axis
      (scaled to its data): repetitive text shows as a distinct-2 drop.
@@ -48,17 +50,43 @@ AXES = ("algorithm", "threshold", "factor", "alg_temp", "eb_gamma", "edit_thresh
         "cache", "elastic_gamma")
 
 
+# A method's knob: a line of the plot is one method (the axes that are not knobs, and
+# which knobs are on), its knob values the points along it.
+KNOBS = ("threshold", "factor", "eb_gamma", "edit_threshold", "suffix_window", "elastic_gamma")
+
+
+def knob_on(cell: Cell, axis: str) -> bool:
+    value = cell.get(axis)
+    if axis == "suffix_window":
+        return bool(value)
+    if axis == "elastic_gamma":
+        return cell.get("cache") == "elastic" and value is not None
+    return value is not None
+
+
 def line_label(cell: Cell, varying: List[str]) -> str:
-    """Name of a line from the axes (other than steps) that vary in this sweep."""
+    """Name of a line: the method (the non-knob axes that vary in this sweep, and the
+    knobs that are on, by name only: their values are the line's points)."""
     parts = []
     for axis in varying:
         value = cell.get(axis)
         if axis == "algorithm":
             parts.append(str(value))
-        elif value is not None and not (axis == "cache" and value == "none") and not (
-                axis == "suffix_window" and value == 0):
+        elif axis in KNOBS:
+            if knob_on(cell, axis):
+                parts.append(axis.replace("_", "-"))
+        elif value is not None and not (axis == "cache" and value == "none"):
             parts.append(f"{axis.replace('_', '-')} {value}")
     return ", ".join(parts)
+
+
+def knob_text(cell: Cell, knobs: List[str]) -> str:
+    """The values of `knobs` at this point, for its label ("eb-gamma 4")."""
+    return ", ".join(f"{k.replace('_', '-')} {cell.get(k):g}" for k in knobs if knob_on(cell, k))
+
+
+def varying_knobs(points: List[Cell]) -> List[str]:
+    return [k for k in KNOBS if len({json.dumps(p.get(k)) for p in points}) > 1]
 
 
 def group_lines(cells: List[Cell]) -> Dict[str, List[Cell]]:
@@ -69,7 +97,7 @@ def group_lines(cells: List[Cell]) -> Dict[str, List[Cell]]:
     for cell in cells:
         lines[line_label(cell, varying)].append(cell)
     for points in lines.values():
-        points.sort(key=lambda c: int(c["steps"]))
+        points.sort(key=lambda c: (int(c["steps"]), json.dumps([c.get(k) for k in KNOBS])))
     return lines
 
 
@@ -167,9 +195,17 @@ def draw(sweep: dict) -> Figure:
                                   (float(p["tokens_per_s"]), float(p["judge_ppl"])),
                                   textcoords="offset points", xytext=(4, 4), fontsize=8,
                                   color=color)
-        x, y = xy(points, "calls_per_token", "judge_ppl")
+        # Along calls per token; each point labelled with its knob values when they vary.
+        ordered = sorted(points, key=lambda p: value(p, "calls_per_token") or 0.0)
+        x, y = xy(ordered, "calls_per_token", "judge_ppl")
         by_steps.plot(x, y, "o-", color=color)
         seen["calls_per_token"] += x
+        knobs = varying_knobs(points)
+        for p in ordered:
+            text = knob_text(p, knobs)
+            if text and value(p, "calls_per_token") is not None and p.get("judge_ppl") is not None:
+                by_steps.annotate(text, (float(value(p, "calls_per_token")), float(p["judge_ppl"])),
+                                  textcoords="offset points", xytext=(4, 4), fontsize=8, color=color)
         if has_match:
             x, y = xy(points, "steps", "in_place")
             axes[2].plot(x, [100 * v for v in y], "o-", color=color)
@@ -193,7 +229,7 @@ def draw(sweep: dict) -> Figure:
     frontier.set_title("speed/quality frontier (point labels: steps)")
     plain_log_axis(by_steps, "x", seen["calls_per_token"], base=2)
     by_steps.set_xlabel("forward calls per generated token (NFE / -n; log scale)")
-    by_steps.set_title("judge perplexity vs forward calls per token")
+    by_steps.set_title("frontier: judge perplexity vs forward calls per token\n(one line per method, points: its knob)")
     if has_match:
         plain_log_axis(axes[2], "x", seen["steps"], base=2)
         axes[2].set_xlabel("steps (threshold/factor/EB: forward calls per prompt; log scale)")
@@ -208,13 +244,14 @@ def draw(sweep: dict) -> Figure:
         handles += [Line2D([], [], color="black", marker="o", label="panel 3: in place (left axis)"),
                     Line2D([], [], color="black", marker="s", linestyle="--", alpha=0.7,
                            label="panel 3: distinct-2 (right axis)")]
-    fig.legend(handles=handles, loc="lower center", ncol=min(4, len(handles)), fontsize=9,
-               frameon=False)
+    longest = max(len(h.get_label()) for h in handles)
+    columns = min(4 if longest <= 45 else 3 if longest <= 60 else 2, len(handles))
+    fig.legend(handles=handles, loc="lower center", ncol=columns, fontsize=9, frameon=False)
     fig.suptitle(f"dlm sweep: {Path(sweep['model']['path']).name}, "
                  f"{sweep['prompts']['count']} prompts, -n {settings.get('max_new_tokens')}, "
                  f"temperature {settings.get('temperature')}, judge "
                  f"{Path(sweep['judge']['path']).name}", fontsize=10)
-    rows = math.ceil(len(handles) / min(4, len(handles)))
+    rows = math.ceil(len(handles) / columns)
     fig.tight_layout(rect=(0, 0.04 + 0.045 * rows, 1, 1))  # room for the legend below
     return fig
 
