@@ -278,12 +278,22 @@ TEST_CASE("cache modes resolve and validate", "[cache]") {
   const auto estimate = dlm::estimate_memory(m, model(), 64);
   CHECK(estimate.cache == 320 * model().kv_bytes_per_token());  // 64 + 256 tokens, padded to 16
   CHECK(estimate.weights == model().parameter_bytes());
+  // Activations: one layer's transients and the attention scores of the padded canvas,
+  // twice for guidance (two inputs), quadratic in the length through the scores.
+  CHECK(estimate.activations == model().activation_bytes(1, 320));
+  CHECK(estimate.activations > 0);
+  CHECK(model().activation_bytes(2, 320) == 2 * estimate.activations);
+  CHECK(model().activation_bytes(1, 640) > 2 * estimate.activations);
+  CHECK(estimate.total() == estimate.weights + estimate.cache + estimate.logits + estimate.activations);
+  GenerateOptions guided = m;
+  guided.cfg_scale = 1.0;
+  CHECK(dlm::estimate_memory(guided, model(), 64).activations == 2 * estimate.activations);
   m.cache = CacheMode::kNone;
   CHECK(dlm::estimate_memory(m, model(), 64).cache == 0);
   m.cache = CacheMode::kDual;
   m.max_memory = estimate.total() - 1;
   dlm_test::require_usage_error([&] { dlm::validate(m, model(), 64); },
-                                {"needs about", std::to_string(estimate.total()) + " bytes"});
+                                {"needs about", std::to_string(estimate.total()) + " bytes", "activations"});
   m.max_memory = estimate.total();
   CHECK_NOTHROW(dlm::validate(m, model(), 64));
   const auto result = run(model(), "And God said", options(CacheMode::kDual, 32, 32, 8));

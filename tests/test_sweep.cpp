@@ -613,7 +613,9 @@ TEST_CASE("dlm sweep rejects bad input with one line and exit code 2", "[sweep][
   require_usage_failure(base + " --judge " + shell_quote(dlm_test::shipped_model_path()),
                         {"not a causal judge"});
   require_usage_failure(base + " -m " + shell_quote(judge_path()), {"not a masked denoiser"});
-  require_usage_failure(base + " --repeats 0", {"--repeats 0"});
+  require_usage_failure(base + " --repeats 0", {"--repeats", "not in range 1 to 1000"});
+  require_usage_failure(base + " --batch-size 100000000", {"--batch-size", "not in range 1 to 4096"});
+  require_usage_failure(base + " --limit -1", {"--limit", "not in range"});
   require_usage_failure("sweep -q -i " + shell_quote(prompts), {"--out"});
 }
 

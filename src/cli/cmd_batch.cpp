@@ -210,8 +210,11 @@ std::string model_name(const std::string& model) {
   return std::filesystem::is_directory(p, ec) ? p.filename().string() : p.stem().string();
 }
 
-// Most input records held at once (--read-ahead).
+// Most input records held at once (--read-ahead), rows per batch and padded tokens per batch:
+// bounds checked before anything loads, far above what any machine runs at once.
 constexpr std::int64_t kMaxReadAhead = 1 << 20;
+constexpr std::int64_t kMaxBatchSize = 4096;
+constexpr std::int64_t kMaxBatchTokens = std::int64_t{1} << 24;
 
 // How many error reasons are shown on stderr; the rest are only in the output.
 constexpr std::size_t kShownFailures = 3;
@@ -378,12 +381,13 @@ int run(BatchCommand& c, CLI::App& cmd) {
         o.seed = sample_seed(o.seed, row.sample);
         const std::int64_t cost = padded(i) * (o.cfg_scale > 0 ? 2 : 1);
         if (!requests.empty() && tokens + cost > c.max_batch_tokens) break;
-        // --max-memory bounds the whole batch: each row adds its cache and logits (a row
+        // --max-memory bounds the whole batch: each row adds its cache, logits and
+        // activations (a row
         // alone always fits: validate() checked it).
         const MemoryEstimate need =
             estimate_memory(o, *checkpoint, static_cast<std::int64_t>(prompt_ids[i].size()));
-        if (!requests.empty() && o.max_memory > 0 && bytes + need.cache + need.logits > o.max_memory) break;
-        bytes += need.cache + need.logits;
+        if (!requests.empty() && o.max_memory > 0 && bytes + need.per_row() > o.max_memory) break;
+        bytes += need.per_row();
         tokens += cost;
         requests.push_back(BatchRequest{prompt_ids[i], o, nullptr});
         members.push_back(row);
@@ -455,15 +459,21 @@ Runner add_batch(CLI::App& app) {
   cmd->add_flag("--overwrite", c->overwrite, "Replace an existing output");
   cmd->add_flag("--retry-failed", c->retry_failed, "With --resume: run again the records whose output is an error record (those are removed)")
       ->needs(resume);
-  cmd->add_option("--batch-size", c->batch_size, "Records generated together")->capture_default_str();
-  cmd->add_option("--max-batch-tokens", c->max_batch_tokens, "Most padded canvas tokens in one batch")->capture_default_str();
+  cmd->add_option("--batch-size", c->batch_size, "Records generated together")
+      ->capture_default_str()
+      ->check(CLI::Range(std::int64_t{1}, kMaxBatchSize));
+  cmd->add_option("--max-batch-tokens", c->max_batch_tokens, "Most padded canvas tokens in one batch")
+      ->capture_default_str()
+      ->check(CLI::Range(std::int64_t{1}, kMaxBatchTokens));
   cmd->add_option("--read-ahead", c->read_ahead, "Input records read, parsed and grouped by length at a time (a file input is never held whole; stdin is)")
       ->capture_default_str();
   cmd->add_option("--output-format", c->output_format, "auto, openai or dlm: the output lines' format; auto: openai for an OpenAI Batch input (every record in the envelope)")
       ->capture_default_str()
       ->transform(CLI::IsMember({"auto", "openai", "dlm"}, CLI::ignore_case));
   cmd->add_option("--shard", c->shard, "I/N: process shard I (from 0) of N (default in a Slurm array: its task)");
-  cmd->add_option("--sync-every", c->sync_seconds, "Seconds between syncs of the output to disk")->capture_default_str();
+  cmd->add_option("--sync-every", c->sync_seconds, "Seconds between syncs of the output to disk (0: after every record)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 86400.0));
   add_log_options(*cmd, c->log);
   return [c, cmd] { return run(*c, *cmd); };
 }

@@ -95,9 +95,15 @@ Runner add_sweep(CLI::App& app) {
   cmd->add_option("--judge", s.judge, "Causal judge checkpoint for perplexity; default: the shipped models/kjv-judge.pt ($DLM_JUDGE overrides)");
   cmd->add_option("-i,--prompts", s.prompts, "Prompt set: JSONL, one {\"prompt\", \"id\", \"reference\"} per line (scripts/data/heldout_prompts.jsonl)")->required();
   cmd->add_option("-o,--out", s.out_dir, "Output directory: cells.jsonl (resume point), sweep.csv, sweep.json, sweep.png")->required();
-  cmd->add_option("--limit", s.limit, "Use the first N prompts (0: all)")->capture_default_str();
-  cmd->add_option("--repeats", s.repeats, "Timed runs of every prompt per cell (tokens/s is their median)")->capture_default_str();
-  cmd->add_option("--batch-size", s.batch_size, "Prompts generated together per call (1: one at a time)")->capture_default_str();
+  cmd->add_option("--limit", s.limit, "Use the first N prompts (0: all)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 10000000));
+  cmd->add_option("--repeats", s.repeats, "Timed runs of every prompt per cell (tokens/s is their median)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
+  cmd->add_option("--batch-size", s.batch_size, "Prompts generated together per call (1: one at a time)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096));
   for (const auto& spec : option_registry()) {
     if (spec.axis) {
       c->given.bind(*cmd, spec, axis_help(spec), axis_text(s.grid, spec.name))->type_name("LIST");

@@ -390,6 +390,9 @@ std::unique_ptr<Checkpoint> Checkpoint::load(const std::string& path, const std:
       const auto [full, win] = probe_cache_methods(*impl, probe);
       const auto& k = full.keys;
       impl->kv_bytes = 2 * k.size(0) * k.size(2) * k.size(4) * static_cast<std::int64_t>(k.element_size());
+      impl->attention_heads = k.size(2);
+      impl->attention_width = k.size(2) * k.size(4);
+      impl->element_bytes = static_cast<std::int64_t>(k.element_size());
       impl->has_cache = true;
       if (impl->module.find_method("forward_rows") && impl->module.find_method("forward_kv_rows") &&
           impl->module.find_method("forward_window_update")) {
@@ -425,6 +428,16 @@ std::string Checkpoint::device() const { return impl_->device_.str(); }
 double Checkpoint::load_ms() const { return impl_->load_ms; }
 bool Checkpoint::supports_cache() const { return impl_->has_cache; }
 std::int64_t Checkpoint::kv_bytes_per_token() const { return impl_->kv_bytes; }
+
+std::int64_t Checkpoint::activation_bytes(std::int64_t inputs, std::int64_t positions) const {
+  const Impl& m = *impl_;
+  // One layer's transients are live at a time: about 16 vectors of the attention width per
+  // position (residual, norm, fused Q/K/V, attention output, the MLP's gate/up/product at
+  // about 4x the width) and the scores with their softmax (2 x heads x L x L).
+  const std::int64_t per_input =
+      positions * m.attention_width * 16 + 2 * m.attention_heads * positions * positions;
+  return inputs * per_input * m.element_bytes;
+}
 
 std::int64_t Checkpoint::parameter_bytes() const {
   std::int64_t n = 0;

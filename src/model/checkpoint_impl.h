@@ -19,6 +19,9 @@ struct Checkpoint::Impl final : Denoiser {
   // Key/value cache support: both methods present and probed at load.
   bool has_cache = false;
   std::int64_t kv_bytes = 0;  // keys + values of every layer for one position
+  // The attention's shape, read from the probe's keys (0 without the cache methods): heads
+  // and heads x head_dim, with the element size, for the activation estimate.
+  std::int64_t attention_heads = 0, attention_width = 0, element_bytes = 4;
   // The fast passes: forward_rows, forward_kv_rows, forward_window_update present and probed.
   bool has_fast = false;
 

@@ -25,6 +25,7 @@ MemoryEstimate estimate_memory(const GenerateOptions& o, const Checkpoint& check
     m.cache = inputs * padded * checkpoint.kv_bytes_per_token();
   }
   m.logits = 2 * inputs * padded * checkpoint.logits_width() * static_cast<std::int64_t>(sizeof(float));
+  m.activations = checkpoint.activation_bytes(inputs, padded);
   return m;
 }
 
@@ -80,9 +81,10 @@ void validate(const GenerateOptions& o, const Checkpoint& checkpoint, std::int64
     const MemoryEstimate m = estimate_memory(o, checkpoint, prompt_tokens);
     require(m.total() <= o.max_memory,
             fmt::format("this run needs about {} ({} bytes: weights {}, key/value cache {}, logits "
-                        "{}), more than --max-memory {}; raise --max-memory, shorten -n or the "
-                        "prompt, or use --cache none", format_bytes(m.total()), m.total(),
-                        format_bytes(m.weights), format_bytes(m.cache), format_bytes(m.logits),
+                        "{}, activations {}), more than --max-memory {}; raise --max-memory, "
+                        "shorten -n or the prompt, or use --cache none", format_bytes(m.total()),
+                        m.total(), format_bytes(m.weights), format_bytes(m.cache),
+                        format_bytes(m.logits), format_bytes(m.activations),
                         format_bytes(o.max_memory)));
   }
 }

@@ -65,6 +65,10 @@ class Checkpoint {
   // load), and the bytes of keys + values that one canvas position takes in the cache.
   bool supports_cache() const;
   std::int64_t kv_bytes_per_token() const;
+  // Estimated peak bytes of one forward call's activations for `inputs` rows of `positions`
+  // (one layer's transients and its attention scores; 0 when the checkpoint has no cache
+  // methods, whose probe gives the attention's shape).
+  std::int64_t activation_bytes(std::int64_t inputs, std::int64_t positions) const;
 
   // The model behind the sampler's seam (see dlm/model/denoiser.h).
   Denoiser& denoiser();

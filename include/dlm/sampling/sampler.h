@@ -47,8 +47,9 @@ CacheMode resolve_cache(const GenerateOptions& options, bool checkpoint_supports
 // key/value cache, and the float32 logits of the largest forward call (as the model
 // returns them and as the sampler's CPU copy).
 struct MemoryEstimate {
-  std::int64_t weights = 0, cache = 0, logits = 0;
-  std::int64_t total() const { return weights + cache + logits; }
+  std::int64_t weights = 0, cache = 0, logits = 0, activations = 0;
+  std::int64_t total() const { return weights + cache + logits + activations; }
+  std::int64_t per_row() const { return cache + logits + activations; }  // what a batch row adds
 };
 MemoryEstimate estimate_memory(const GenerateOptions& options, const Checkpoint& checkpoint,
                                std::int64_t prompt_tokens, std::int64_t rows = 1);
