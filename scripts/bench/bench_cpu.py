@@ -13,7 +13,7 @@ Sections (--only to pick some):
 - peer:   dlm --cache dual against the eager Fast-dLLM-style Python peer (bench_peer.py).
 - before: with --before DLM (an older dlm build) and --baseline (its model): dual and none,
           256 new tokens, the older pair and this one interleaved per prompt, same -t.
-- cache:  dual against none at 256 and 448 new tokens (64-token prompt; the shipped model's
+- cache:  dual against none at 256 and 440 new tokens (64-token prompt; the shipped model's
           max_seq_len 512 leaves no room for 1,024).
 - threads: dual at -t 1, -t 2 and the default, quiet and beside a competing busy process.
 - batch:  `dlm batch --cache dual` over 32 prompts (64 new tokens, 64 steps) at batch sizes
@@ -161,7 +161,7 @@ def cache(args) -> None:
     print(f"\nDual vs none (64-token prompts, block 32, steps = new tokens, -t {args.threads})\n")
     print("| new tokens | none tok/s | dual tok/s | dual / none | dual step ms | load average |")
     print("|---|---|---|---|---|---|")
-    for n in (256, 448):
+    for n in (256, 440):  # 64 + 440 + bos fits the 512-position canvas
         rows = {"none": [], "dual": []}
         for i, prompt in enumerate(prompts):
             for mode in rows:
