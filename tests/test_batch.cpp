@@ -684,6 +684,11 @@ TEST_CASE("dlm batch --resume refuses other run-level settings, kept in OUT.sett
   CHECK_THAT(other.err, Catch::Matchers::Contains("--temperature 0, this run has --temperature 0.5"));
   CHECK_THAT(other.err, Catch::Matchers::Contains("out.jsonl.settings.json"));
   CHECK(run_shell(dlm_batch(args + " --resume --seed 3")).exit_code == 2);
+  // --dtype changes the arithmetic, so it is a run-level setting (auto when not given).
+  CHECK(settings.at("--dtype") == "auto");
+  const auto dtype = run_shell(dlm_batch(args + " --resume --dtype bf16"));
+  CHECK(dtype.exit_code == 2);
+  CHECK_THAT(dtype.err, Catch::Matchers::Contains("--dtype auto, this run has --dtype bfloat16"));
   // Settings that do not change records may differ.
   CHECK(run_shell(dlm_batch(args + " --resume --batch-size 1 --max-memory 2G")).exit_code == 0);
   CHECK(records_per_line(dir.file("out.jsonl")).size() == 2);

@@ -248,6 +248,35 @@ TEST_CASE("dlm rejects --device banana", "[cli][usage]") {
   require_usage_failure(kGenerate + " --device banana " + kPrompt, {"--device", "banana"});
 }
 
+TEST_CASE("dlm rejects a dtype it cannot run, before loading", "[cli][usage]") {
+  require_usage_failure(kGenerate + " --dtype int8 " + kPrompt, {"--dtype", "'int8'", "bfloat16"});
+  require_usage_failure(kGenerate + " --dtype float16 " + kPrompt, {"--dtype float16", "CUDA only"});
+  require_usage_failure("info --dtype double", {"--dtype", "'double'"});
+}
+
+TEST_CASE("--dtype bfloat16 runs the float32 model in bfloat16, tokens mostly the same", "[cli]") {
+  // Greedy, dual cache, 32 tokens: bfloat16 rounding may split near-ties, so the check is
+  // agreement, not identity (README "CPU speed" reports it over more prompts).
+  const std::string args = "generate -q -t 1 --json -n 32 --steps 32 --temperature 0 --cache dual " + kPrompt;
+  const json f32 = json::parse(run_ok(args).out);
+  const json bf16 = json::parse(run_ok(args + " --dtype BF16").out);
+  const auto a = f32["token_ids"].get<std::vector<std::int64_t>>();
+  const auto b = bf16["token_ids"].get<std::vector<std::int64_t>>();
+  REQUIRE(b.size() == a.size());
+  std::size_t same = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) same += a[i] == b[i];
+  INFO(same << " of " << a.size() << " tokens agree");
+  CHECK(same * 4 >= a.size() * 3);
+  // The same run twice in bfloat16 gives the same tokens.
+  CHECK(json::parse(run_ok(args + " --dtype bfloat16").out)["token_ids"] == bf16["token_ids"]);
+  // dlm info reports the dtype the parameters run in, and half the cache bytes per position.
+  const auto info32 = run_ok("info").out, info16 = run_ok("info --dtype bfloat16").out;
+  CHECK_THAT(info32, Catch::Matchers::Contains("float32"));
+  CHECK_THAT(info16, Catch::Matchers::Contains("bfloat16"));
+  CHECK_THAT(info32, Catch::Matchers::Contains("12288 bytes of keys/values per position"));
+  CHECK_THAT(info16, Catch::Matchers::Contains("6144 bytes of keys/values per position"));
+}
+
 TEST_CASE("dlm rejects a missing model file", "[cli][usage]") {
   require_usage_failure(kGenerate + " -m /nonexistent.pt " + kPrompt,
                         {"/nonexistent.pt", "does not exist"});

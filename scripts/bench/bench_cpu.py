@@ -10,6 +10,9 @@ Sections (--only to pick some):
           measured torch.mm rate (1024^3, same threads). forward_window_update with the head
           on the 32 block rows and on 16 (a half-filled block), and forward_window (format
           v1) of the same file and, with --baseline, of an older export.
+- profile: where the window pass's time goes (torch.profiler, self time per operator
+          grouped: GEMMs, attention, the other ATen operators, the TorchScript interpreter),
+          and the same pass's GEMMs alone (their shapes, run back to back) against the floor.
 - peer:   dlm --cache dual against the eager Fast-dLLM-style Python peer (bench_peer.py).
 - before: with --before DLM (an older dlm build) and --baseline (its model): dual and none,
           256 new tokens, the older pair and this one interleaved per prompt, same -t.
@@ -20,7 +23,7 @@ Sections (--only to pick some):
           1, 8 and 32.
 
 Usage: PYTHONPATH=scripts /usr/bin/python3 scripts/bench/bench_cpu.py [--dlm build/dlm]
-       [--threads 2] [--prompts 2] [--only floor,peer,cache,threads,batch]
+       [--threads 2] [--prompts 2] [--only floor,profile,peer,cache,threads,batch]
        [--baseline OLD.pt [--before OLD_DLM]] (section before: --only before)
 """
 from __future__ import annotations
@@ -109,6 +112,64 @@ def floor(args) -> None:
                 flop = window_flops(arch, W, S, rows)
                 fl = flop / rate * 1e3
                 print(f"| {label} | {name} | {rows} | {ms:.2f} | {flop / 1e6:.1f} | {fl:.2f} | {ms / fl:.2f} |")
+
+
+GROUPS = {"aten::mm": "GEMMs (mm/addmm/linear)", "aten::addmm": "GEMMs (mm/addmm/linear)",
+          "aten::bmm": "attention (bmm, softmax)", "aten::_softmax": "attention (bmm, softmax)"}
+
+
+def window_case(path: str):
+    """The floor section's window pass (B=1, W=32, cache 320) of the checkpoint at `path`."""
+    S, W, lo = 320, 32, 64
+    ckpt = load(path)
+    m = ckpt.module
+    ids = torch.randint(5, 4000, (1, S), generator=torch.Generator().manual_seed(0))
+    mask = torch.ones(1, S, dtype=torch.bool)
+    pos = torch.arange(S).unsqueeze(0)
+    with torch.inference_mode():
+        _, keys, values = m.forward_kv(ids, mask, pos)
+    win, wpos, off = ids[:, lo:lo + W], pos[:, lo:lo + W], torch.tensor([lo])
+    return ckpt, lambda: m.forward_window_update(win, wpos, off, keys, values, mask, torch.tensor([0]), W)
+
+
+def profile(args) -> None:
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+    set_threads(args.threads)
+    ckpt, fn = window_case(args.model)
+    arch = ckpt.config["architecture"]
+    a = torch.randn(1024, 1024)
+    rate = 2 * 1024 ** 3 / (median_ms(lambda: torch.mm(a, a), 10) / 1e3)
+    reps = 30
+    with torch.inference_mode():
+        total = median_ms(fn)
+        with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+            for _ in range(reps):
+                fn()
+    groups: dict = {}
+    for e in prof.key_averages():
+        if e.key == "forward_window_update":
+            groups["TorchScript interpreter (the method's own time)"] = e.self_cpu_time_total
+            continue
+        name = GROUPS.get(e.key, "other ATen operators (norms, rotary, scatter, elementwise)")
+        groups[name] = groups.get(name, 0) + e.self_cpu_time_total
+    whole = sum(groups.values())
+    # The pass's GEMMs alone: per layer Q/K/V, O, gate/up, down, then the head over 32 rows.
+    d, ff, layers, vocab = arch["d_model"], arch["d_ff"], arch["n_layers"], arch["vocab_size"]
+    shapes = [(d, 3 * d), (d, d), (d, 2 * ff), (ff, d)] * layers + [(d, vocab)]
+    mats = [(torch.randn(32, k), torch.randn(k, n)) for k, n in shapes]
+    gemm_ms = median_ms(lambda: [torch.mm(x, w) for x, w in mats])
+    gemm_flop = sum(2 * 32 * k * n for k, n in shapes)
+    print(f"\nWhere a window pass goes (B=1, W=32, cache 320, torch 1 thread, OpenBLAS {args.threads}; "
+          f"{load_text()}): {total:.2f} ms a pass (median)\n")
+    print("| part | share of profiled time | ms a pass (share x median) |")
+    print("|---|---|---|")
+    for name, us in sorted(groups.items(), key=lambda kv: -kv[1]):
+        print(f"| {name} | {100 * us / whole:.1f}% | {total * us / whole:.2f} |")
+    print(f"\nThe pass's {len(shapes)} GEMMs alone, back to back (32 rows; weights of the same "
+          f"shapes): {gemm_ms:.2f} ms for {gemm_flop / 1e6:.1f} MFLOP = {gemm_flop / gemm_ms / 1e6:.1f} "
+          f"GFLOP/s, {gemm_flop / gemm_ms / 1e6 / (rate / 1e9):.2f} of torch.mm's 1024^3 rate "
+          f"({rate / 1e9:.1f} GFLOP/s)")
 
 
 def generate(args, prompt: str, n: int, cache: str, threads: int, seed: int,
@@ -226,9 +287,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--prompts", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=1, help="threads section: rounds of interleaved runs")
-    ap.add_argument("--only", default="floor,peer,cache,threads,batch")
+    ap.add_argument("--only", default="floor,profile,peer,cache,threads,batch")
     args = ap.parse_args()
-    sections = {"floor": floor, "before": before, "peer": peer, "cache": cache, "threads": threads, "batch": batch}
+    sections = {"floor": floor, "profile": profile, "before": before, "peer": peer, "cache": cache, "threads": threads, "batch": batch}
     for name in args.only.split(","):
         sections[name](args)
         sys.stdout.flush()

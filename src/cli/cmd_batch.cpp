@@ -288,10 +288,11 @@ int run(BatchCommand& c, CLI::App& cmd) {
   OutputContext context;
   context.format = output_format(c.output_format, any_object && all_envelopes);
   context.model = model_name(model);
-  const RunSettings settings = batch_settings(c.flags.options, model, shard, to_string(context.format));
+  const RunSettings settings = batch_settings(c.flags.options, model, shard, to_string(context.format),
+                                              c.flags.runtime.dtype);
   if (c.resume && c.output != "-") check_resume_settings(c.output, settings, implicit_batch_settings());
   configure_runtime(c.flags.runtime);
-  auto checkpoint = Checkpoint::load(model, c.flags.runtime.device);
+  auto checkpoint = Checkpoint::load(model, c.flags.runtime.device, c.flags.runtime.dtype);
   notice_uncached(c.flags.options, *checkpoint);
   JsonlOutput out(c.output, c.resume, c.overwrite, c.sync_seconds, c.retry_failed,
                   read_batch_output_key);

@@ -74,7 +74,7 @@ int run(GenerateCommand& c, CLI::App& cmd) {
   configure_runtime(c.flags.runtime);
   const GenerateOptions& sampling = c.flags.options;
   std::string prompt = read_prompt(c, cmd);
-  auto checkpoint = Checkpoint::load(model, c.flags.runtime.device);
+  auto checkpoint = Checkpoint::load(model, c.flags.runtime.device, c.flags.runtime.dtype);
   spdlog::debug("loaded {} in {:.0f} ms", model, checkpoint->load_ms());
   const std::string shown_prompt = prompt;  // the user's text, not the chat template
   if (c.chat.chat) {

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/sampling_flags.h"
 #include "dlm/model/checkpoint.h"
 #include "dlm/model/model_paths.h"
 #include "dlm/sampling/sampler.h"
@@ -22,7 +23,7 @@ int run(const InfoCommand& c) {
   apply_log_options(c.log);
   const std::string model = c.model.empty() ? default_model_path() : c.model;
   configure_runtime(c.runtime);
-  const auto ck = Checkpoint::load(model, c.runtime.device);
+  const auto ck = Checkpoint::load(model, c.runtime.device, c.runtime.dtype);
   const ModelConfig& cfg = ck->config();
   std::cout << fmt::format("model:        {}\n", ck->path());
   std::cout << fmt::format("name:         {} (family {}, format v{})\n", cfg.name, cfg.family, cfg.format_version);
@@ -48,9 +49,7 @@ Runner add_info(CLI::App& app) {
   auto c = std::make_shared<InfoCommand>();
   CLI::App* cmd = app.add_subcommand("info", "Show a checkpoint's config, parameter count, methods and tokenizer");
   cmd->add_option("-m,--model", c->model, "Checkpoint (.pt); default: the shipped model");
-  cmd->add_option("--device", c->runtime.device, "cpu, cuda or cuda:N")->capture_default_str();
-  cmd->add_flag("--trust-model", c->runtime.trust_model,
-                "Load a checkpoint whose code can touch files (refused otherwise)");
+  add_model_runtime_flags(*cmd, c->runtime);
   add_log_options(*cmd, c->log);
   return [c] { return run(*c); };
 }

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/sampling_flags.h"
 #include "cli/option_binding.h"
 #include "dlm/error.h"
 #include "dlm/model/model_paths.h"
@@ -114,9 +115,7 @@ Runner add_sweep(CLI::App& app) {
   cmd->add_option("-t,--threads", s.runtime.threads, "CPU cores to use (0: the idle ones)")
       ->check(CLI::Range(0, 1024))
       ->capture_default_str();
-  cmd->add_option("--device", s.runtime.device, "cpu, cuda or cuda:N")->capture_default_str();
-  cmd->add_flag("--trust-model", s.runtime.trust_model,
-                "Load checkpoints whose code can touch files (refused otherwise)");
+  add_model_runtime_flags(*cmd, s.runtime);
   cmd->add_option("--python", s.python, "Python that runs scripts/eval/plot_sweep.py")->capture_default_str();
   cmd->add_flag("--no-plot", c->no_plot, "Do not draw sweep.png");
   add_log_options(*cmd, c->log);

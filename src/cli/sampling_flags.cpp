@@ -17,8 +17,26 @@ void add_sampling_flags(CLI::App& cmd, SamplingFlags& f) {
   cmd.add_option("-t,--threads", f.runtime.threads, "CPU cores to use (0: the idle ones)")
       ->check(CLI::Range(0, 1024))
       ->capture_default_str();
-  cmd.add_option("--device", f.runtime.device, "cpu, cuda or cuda:N")->capture_default_str();
-  cmd.add_flag("--trust-model", f.runtime.trust_model,
+  add_model_runtime_flags(cmd, f.runtime);
+}
+
+void add_model_runtime_flags(CLI::App& cmd, RuntimeOptions& runtime) {
+  cmd.add_option("--device", runtime.device, "cpu, cuda or cuda:N")->capture_default_str();
+  cmd.add_option("--dtype", runtime.dtype,
+                 "Parameters' dtype while running: auto (the checkpoint's), float32, bfloat16 "
+                 "(AVX-512 BF16 CPUs, CUDA) or float16 (CUDA)")
+      ->capture_default_str()
+      ->transform(CLI::Validator(
+          [](std::string& value) {
+            try {
+              value = parse_dtype(value);
+              return std::string();
+            } catch (const UsageError&) {
+              return fmt::format("'{}' is not a dtype; use auto, float32, bfloat16 or float16", value);
+            }
+          },
+          "DTYPE"));
+  cmd.add_flag("--trust-model", runtime.trust_model,
                "Load a checkpoint whose code can touch files (refused otherwise)");
 }
 

@@ -20,8 +20,13 @@ struct SamplingFlags {
   GivenOptions given;  // the registry's options as given, applied to `options`
 };
 
-// Registers -m, --config, the registry's sampling options, -t and --device on `cmd`.
+// Registers -m, --config, the registry's sampling options, -t, --device, --dtype and
+// --trust-model on `cmd`.
 void add_sampling_flags(CLI::App& cmd, SamplingFlags& flags);
+
+// --device, --dtype and --trust-model (every command that loads a checkpoint); --dtype is
+// checked by parse_dtype as it is parsed.
+void add_model_runtime_flags(CLI::App& cmd, RuntimeOptions& runtime);
 
 // The one-line notice when `--cache auto` falls back to no cache because the
 // checkpoint lacks the cache methods.

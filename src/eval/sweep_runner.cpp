@@ -78,6 +78,7 @@ Json shared_settings(const SweepSettings& s) {
   if (o.pad_multiple != defaults.pad_multiple) settings["pad_multiple"] = o.pad_multiple;
   if (o.cache_refresh != defaults.cache_refresh) settings["cache_refresh"] = o.cache_refresh;
   if (o.max_memory != defaults.max_memory) settings["max_memory"] = o.max_memory;
+  if (s.runtime.dtype != RuntimeOptions{}.dtype) settings["dtype"] = s.runtime.dtype;
   if (o.min_p != defaults.min_p) settings["min_p"] = o.min_p;
   if (o.repeat_penalty != defaults.repeat_penalty) settings["repeat_penalty"] = o.repeat_penalty;
   if (o.min_new_tokens != defaults.min_new_tokens) settings["min_new_tokens"] = o.min_new_tokens;
@@ -105,9 +106,9 @@ std::string describe(const CellResult& r) {
 // the files, every single-valued sampling option, and every axis, `auto` cache resolved.
 void log_resolved(const SweepSettings& s, std::size_t prompt_count, const Checkpoint& model) {
   spdlog::debug("resolved: model {}, judge {}, prompts {} ({} used, --limit {}), out {}, "
-                "repeats {}, batch size {}, threads {}, device {}, plot {}", s.model, s.judge,
+                "repeats {}, batch size {}, threads {}, device {}, dtype {}, plot {}", s.model, s.judge,
                 s.prompts, prompt_count, s.limit, s.out_dir, s.repeats, s.batch_size,
-                s.runtime.threads, s.runtime.device, s.plot ? "yes" : "no");
+                s.runtime.threads, s.runtime.device, s.runtime.dtype, s.plot ? "yes" : "no");
   std::vector<std::string> single, axes;
   for (const auto& spec : option_registry()) {
     if (spec.axis) {
@@ -144,7 +145,7 @@ SweepSummary run_sweep(const SweepSettings& s) {
   auto judge_checkpoint = Checkpoint::load(s.judge, s.runtime.device);
   const Judge judge(*judge_checkpoint);
   check_judge_covers(judge, prompts);
-  auto model = Checkpoint::load(s.model, s.runtime.device);
+  auto model = Checkpoint::load(s.model, s.runtime.device, s.runtime.dtype);
   if (model->config().causal) {
     throw UsageError(fmt::format("-m {} is a causal (autoregressive) model, not a masked "
                                  "denoiser; pass a diffusion checkpoint with -m", s.model));

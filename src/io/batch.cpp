@@ -373,7 +373,8 @@ bool in_shard(const Shard& shard, std::string_view id) {
 }
 
 RunSettings batch_settings(const GenerateOptions& options, const std::string& model,
-                           const Shard& shard, const std::string& output_format) {
+                           const Shard& shard, const std::string& output_format,
+                           const std::string& dtype) {
   RunSettings s;
   for (const auto& spec : option_registry()) {
     if (spec.name != "max-memory") s[spec.flag()] = option_text(spec, options);
@@ -383,6 +384,7 @@ RunSettings batch_settings(const GenerateOptions& options, const std::string& mo
   s["--model"] = ec ? model : canonical.string();
   s["--shard"] = fmt::format("{}/{}", shard.index, shard.count);
   s["--output-format"] = output_format;
+  s["--dtype"] = dtype;
   return s;
 }
 
@@ -391,6 +393,7 @@ RunSettings implicit_batch_settings() {
   const GenerateOptions defaults;
   for (const auto& spec : option_registry()) s[spec.flag()] = option_text(spec, defaults);
   s["--output-format"] = "dlm";
+  s["--dtype"] = "auto";
   return s;
 }
 

@@ -4,8 +4,10 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <ATen/Parallel.h>
+#include <ATen/core/grad_mode.h>
 
 #include <algorithm>
+#include <cctype>
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
@@ -43,6 +45,24 @@ c10::Device parse_device(const std::string& name) {
     throw UsageError(fmt::format("--device '{}' is not supported; use cpu, cuda or cuda:N", name));
   }
   return device;
+}
+
+at::ScalarType scalar_type(const std::string& dtype) {
+  if (dtype == "bfloat16") return at::kBFloat16;
+  if (dtype == "float16") return at::kHalf;
+  return at::kFloat;
+}
+
+// --dtype: every floating-point parameter and buffer converted in place (integer buffers
+// kept), before any method runs.
+void convert_parameters(torch::jit::Module& module, at::ScalarType type) {
+  at::NoGradGuard no_grad;
+  for (auto t : module.parameters()) {
+    if (t.is_floating_point() && t.scalar_type() != type) t.set_data(t.to(type));
+  }
+  for (auto t : module.buffers()) {
+    if (t.is_floating_point() && t.scalar_type() != type) t.set_data(t.to(type));
+  }
 }
 
 bool starts_with_zip_magic(const std::string& path) {
@@ -171,9 +191,27 @@ int auto_threads() {
   return std::clamp(cores - static_cast<int>(std::lround(load)), 1, cores);
 }
 
+std::string parse_dtype(const std::string& name) {
+  std::string lower = name;
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  if (lower == "auto") return "auto";
+  if (lower == "float32" || lower == "fp32" || lower == "f32") return "float32";
+  if (lower == "bfloat16" || lower == "bf16") return "bfloat16";
+  if (lower == "float16" || lower == "fp16" || lower == "f16" || lower == "half") return "float16";
+  throw UsageError(fmt::format("--dtype '{}' is not a dtype; use auto, float32, bfloat16 or "
+                               "float16", name));
+}
+
 void configure_runtime(const RuntimeOptions& options) {
   trusted_models = options.trust_model;
   const int threads = options.threads > 0 ? options.threads : auto_threads();
+  if (parse_dtype(options.dtype) == "bfloat16") {
+    // bfloat16 GEMMs run in oneDNN on torch's intra-op pool, not in OpenBLAS.
+    at::set_num_threads(threads);
+    spdlog::debug("threads: {} (torch intra-op, bfloat16)", threads);
+    return;
+  }
   // The GEMMs get the threads (OpenBLAS's pool); torch's own intra-op pool stays at one.
   // Measured on 2 cores (scripts/bench/bench_cpu.py, README "CPU speed"): a window pass
   // with one torch thread and two OpenBLAS threads ran faster than two torch threads over
@@ -323,12 +361,18 @@ at::Tensor Checkpoint::Impl::forward_window_update(
 Checkpoint::Checkpoint(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Checkpoint::~Checkpoint() = default;
 
-std::unique_ptr<Checkpoint> Checkpoint::load(const std::string& path, const std::string& device) {
+std::unique_ptr<Checkpoint> Checkpoint::load(const std::string& path, const std::string& device,
+                                             const std::string& dtype) {
   const auto t0 = std::chrono::steady_clock::now();
+  const std::string run_dtype = parse_dtype(dtype);
   check_model_file(path);
   auto impl = std::make_unique<Impl>();
   impl->path = path;
   impl->device_ = parse_device(device);
+  if (run_dtype == "float16" && !impl->device_.is_cuda()) {
+    throw UsageError("--dtype float16 runs on CUDA only (a CPU has no float16 matrix "
+                     "products here); use --dtype bfloat16 or float32 on a CPU");
+  }
 
   std::unordered_map<std::string, std::string> extra{
       {"config.json", ""}, {"tokenizer.model", ""}, {"tokenizer.json", ""}};
@@ -353,6 +397,10 @@ std::unique_ptr<Checkpoint> Checkpoint::load(const std::string& path, const std:
                                  "scripts/export/export_model.py", path));
   }
   impl->config_ = parse_model_config(extra["config.json"], path);
+  if (run_dtype != "auto" && run_dtype != impl->config_.dtype) {
+    convert_parameters(impl->module, scalar_type(run_dtype));
+    impl->config_.dtype = run_dtype;
+  }
   // The tokenizer's file follows its kind: tokenizer.model (sentencepiece) or
   // tokenizer.json (hf, Hugging Face's file as the model ships it).
   const std::string tokenizer_file =

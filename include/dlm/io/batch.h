@@ -85,13 +85,14 @@ bool in_shard(const Shard& shard, std::string_view id);
 
 // The settings that decide a batch output's records (what --resume must match): every
 // sampling option but --max-memory (it decides only which records run and how they are
-// batched, never their tokens), the model's canonical path, the shard, and the output
-// format ("dlm" or "openai", as resolved).
+// batched, never their tokens), the model's canonical path, the shard, the output
+// format ("dlm" or "openai", as resolved) and --dtype.
 RunSettings batch_settings(const GenerateOptions& options, const std::string& model,
-                           const Shard& shard, const std::string& output_format);
+                           const Shard& shard, const std::string& output_format,
+                           const std::string& dtype);
 // What an output whose settings file lacks a setting was written with: every sampling
-// option's default (options added since), and --output-format dlm (the only format before
-// there was a choice). For check_resume_settings' `implicit`.
+// option's default (options added since), --output-format dlm (the only format before
+// there was a choice) and --dtype auto. For check_resume_settings' `implicit`.
 RunSettings implicit_batch_settings();
 
 // What a run did with the records of its input (its shard): the progress line and the

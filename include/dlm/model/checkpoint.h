@@ -24,7 +24,15 @@ struct RuntimeOptions {
   // A checkpoint is code. Without trust, Checkpoint::load refuses one whose TorchScript
   // can call file-touching operators (aten::from_file, aten::save); --trust-model.
   bool trust_model = false;
+  // The parameters' dtype while running: auto (the checkpoint's own), float32, bfloat16 or
+  // float16 (CUDA only). On a CPU, bfloat16 GEMMs run in oneDNN on torch's own thread pool,
+  // which then gets the threads (float32 GEMMs run in OpenBLAS's).
+  std::string dtype = "auto";
 };
+
+// The dtype a --dtype value names: "auto" (keep the checkpoint's), "float32", "bfloat16" or
+// "float16" (also fp32, bf16, fp16, half; any case); throws UsageError naming the choices.
+std::string parse_dtype(const std::string& name);
 
 // Applies thread counts (OpenBLAS where it is the BLAS, else torch intra-op) and the
 // trust setting for the checkpoints this process loads.
@@ -48,8 +56,11 @@ class Checkpoint {
  public:
   // Loads and validates `path`; throws UsageError naming the file and the problem
   // (missing, not TorchScript, no or bad config.json, no tokenizer, no forward,
-  // special ids outside the vocabulary, logits narrower than the tokenizer).
-  static std::unique_ptr<Checkpoint> load(const std::string& path, const std::string& device);
+  // special ids outside the vocabulary, logits narrower than the tokenizer). `dtype`
+  // (RuntimeOptions::dtype) converts the floating-point parameters after loading; config()
+  // then reports the dtype they run in.
+  static std::unique_ptr<Checkpoint> load(const std::string& path, const std::string& device,
+                                          const std::string& dtype = "auto");
   ~Checkpoint();
 
   const std::string& path() const;
