@@ -13,6 +13,10 @@ Sections (--only to pick some):
 - profile: where the window pass's time goes (torch.profiler, self time per operator
           grouped: GEMMs, attention, the other ATen operators, the TorchScript interpreter),
           and the same pass's GEMMs alone (their shapes, run back to back) against the floor.
+- bf16:   --dtype bfloat16: the window pass in bfloat16 (torch's pool at --threads,
+          OpenBLAS 1: oneDNN runs bfloat16 GEMMs) against float32 and the float32 floor;
+          then dlm dual, 256 new tokens, float32 and bfloat16 interleaved per prompt:
+          tokens/s and how many tokens agree.
 - peer:   dlm --cache dual against the eager Fast-dLLM-style Python peer (bench_peer.py).
 - before: with --before DLM (an older dlm build) and --baseline (its model): dual and none,
           256 new tokens, the older pair and this one interleaved per prompt, same -t.
@@ -23,7 +27,7 @@ Sections (--only to pick some):
           1, 8 and 32.
 
 Usage: PYTHONPATH=scripts /usr/bin/python3 scripts/bench/bench_cpu.py [--dlm build/dlm]
-       [--threads 2] [--prompts 2] [--only floor,profile,peer,cache,threads,batch]
+       [--threads 2] [--prompts 2] [--only floor,profile,bf16,peer,cache,threads,batch]
        [--baseline OLD.pt [--before OLD_DLM]] (section before: --only before)
 """
 from __future__ import annotations
@@ -118,11 +122,14 @@ GROUPS = {"aten::mm": "GEMMs (mm/addmm/linear)", "aten::addmm": "GEMMs (mm/addmm
           "aten::bmm": "attention (bmm, softmax)", "aten::_softmax": "attention (bmm, softmax)"}
 
 
-def window_case(path: str):
-    """The floor section's window pass (B=1, W=32, cache 320) of the checkpoint at `path`."""
+def window_case(path: str, dtype=None):
+    """The floor section's window pass (B=1, W=32, cache 320) of the checkpoint at `path`,
+    its parameters converted to `dtype` when given (as dlm --dtype does)."""
     S, W, lo = 320, 32, 64
     ckpt = load(path)
     m = ckpt.module
+    if dtype is not None:
+        m.to(dtype)
     ids = torch.randint(5, 4000, (1, S), generator=torch.Generator().manual_seed(0))
     mask = torch.ones(1, S, dtype=torch.bool)
     pos = torch.arange(S).unsqueeze(0)
@@ -172,10 +179,44 @@ def profile(args) -> None:
           f"({rate / 1e9:.1f} GFLOP/s)")
 
 
+def bf16(args) -> None:
+    a = torch.randn(1024, 1024)
+    set_threads(args.threads)
+    rate = 2 * 1024 ** 3 / (median_ms(lambda: torch.mm(a, a), 10) / 1e3)
+    ckpt, fn32 = window_case(args.model)
+    arch = ckpt.config["architecture"]
+    with torch.inference_mode():
+        ms32 = median_ms(fn32)
+    set_threads(1)
+    torch.set_num_threads(args.threads)
+    ckpt16, fn16 = window_case(args.model, torch.bfloat16)
+    with torch.inference_mode():
+        ms16 = median_ms(fn16)
+    set_threads(args.threads)
+    fl = window_flops(arch, 32, 320, 32) / rate * 1e3
+    print(f"\nbfloat16 window pass (B=1, W=32, cache 320; {load_text()}): float32 {ms32:.2f} ms "
+          f"({ms32 / fl:.2f}x the float32 floor {fl:.2f} ms), bfloat16 {ms16:.2f} ms "
+          f"({ms16 / fl:.2f}x; {ms32 / ms16:.2f}x faster than float32)\n")
+    print("| prompt | float32 tok/s | bfloat16 tok/s | bfloat16 / float32 | tokens agreeing |")
+    print("|---|---|---|---|---|")
+    ratios, same, total = [], 0, 0
+    for i, prompt in enumerate(heldout_prompts(args.prompts, 64)):
+        f = generate(args, prompt, 256, "dual", args.threads, i)
+        b = generate(args, prompt, 256, "dual", args.threads, i, extra=["--dtype", "bfloat16"])
+        agree = sum(x == y for x, y in zip(f["tokens"], b["tokens"]))
+        n = max(len(f["tokens"]), len(b["tokens"]))
+        ratios.append(b["tps"] / f["tps"])
+        same, total = same + agree, total + n
+        print(f"| {i} | {f['tps']:.1f} | {b['tps']:.1f} | {ratios[-1]:.2f} | {agree}/{n} |")
+    print(f"\nbfloat16 / float32 dual: {statistics.median(ratios):.2f}x (median), tokens agreeing "
+          f"{same}/{total} ({100 * same / max(total, 1):.1f}%); {load_text()}")
+
+
 def generate(args, prompt: str, n: int, cache: str, threads: int, seed: int,
-             dlm: str = "", model: str = "") -> dict:
+             dlm: str = "", model: str = "", extra=None) -> dict:
     cmd = [dlm or args.dlm, "generate", "-m", model or args.model, "-p", prompt, "-n", str(n), "--steps", str(n),
            "--block-length", "32", "--temperature", "0", "--seed", str(seed), "--cache", cache, "--json"]
+    cmd += extra or []
     if threads:
         cmd += ["-t", str(threads)]
     rec = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
@@ -287,9 +328,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--prompts", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=1, help="threads section: rounds of interleaved runs")
-    ap.add_argument("--only", default="floor,profile,peer,cache,threads,batch")
+    ap.add_argument("--only", default="floor,profile,bf16,peer,cache,threads,batch")
     args = ap.parse_args()
-    sections = {"floor": floor, "profile": profile, "before": before, "peer": peer, "cache": cache, "threads": threads, "batch": batch}
+    sections = {"floor": floor, "profile": profile, "bf16": bf16, "before": before, "peer": peer, "cache": cache, "threads": threads, "batch": batch}
     for name in args.only.split(","):
         sections[name](args)
         sys.stdout.flush()
