@@ -189,14 +189,20 @@ def bf16(args) -> None:
         ms32 = median_ms(fn32)
     set_threads(1)
     torch.set_num_threads(args.threads)
+    a16 = a.to(torch.bfloat16)
+    rate16 = 2 * 1024 ** 3 / (median_ms(lambda: torch.mm(a16, a16), 10) / 1e3)
     ckpt16, fn16 = window_case(args.model, torch.bfloat16)
     with torch.inference_mode():
         ms16 = median_ms(fn16)
+    torch.set_num_threads(1)
     set_threads(args.threads)
-    fl = window_flops(arch, 32, 320, 32) / rate * 1e3
-    print(f"\nbfloat16 window pass (B=1, W=32, cache 320; {load_text()}): float32 {ms32:.2f} ms "
-          f"({ms32 / fl:.2f}x the float32 floor {fl:.2f} ms), bfloat16 {ms16:.2f} ms "
-          f"({ms16 / fl:.2f}x; {ms32 / ms16:.2f}x faster than float32)\n")
+    flop = window_flops(arch, 32, 320, 32)
+    fl, fl16 = flop / rate * 1e3, flop / rate16 * 1e3
+    print(f"\nbfloat16 window pass (B=1, W=32, cache 320, {args.threads} threads; {load_text()}): "
+          f"float32 {ms32:.2f} ms ({ms32 / fl:.2f}x the float32 floor {fl:.2f} ms at torch.mm's "
+          f"{rate / 1e9:.1f} GFLOP/s), bfloat16 {ms16:.2f} ms ({ms16 / fl:.2f}x the float32 floor; "
+          f"{ms16 / fl16:.2f}x the bfloat16 floor {fl16:.2f} ms at {rate16 / 1e9:.1f} GFLOP/s; "
+          f"{ms32 / ms16:.2f}x faster than float32)\n")
     print("| prompt | float32 tok/s | bfloat16 tok/s | bfloat16 / float32 | tokens agreeing |")
     print("|---|---|---|---|---|")
     ratios, same, total = [], 0, 0

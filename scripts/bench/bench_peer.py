@@ -31,7 +31,7 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -97,7 +97,8 @@ def get_num_transfer_tokens(mask_index: torch.Tensor, steps: int) -> torch.Tenso
     mask_num = mask_index.sum(dim=1, keepdim=True)
     base = mask_num // steps
     remainder = mask_num % steps
-    num_transfer_tokens = torch.zeros(mask_num.size(0), steps, dtype=torch.int64) + base
+    num_transfer_tokens = torch.zeros(mask_num.size(0), steps, device=mask_index.device,
+                                      dtype=torch.int64) + base
     for i in range(mask_num.size(0)):
         num_transfer_tokens[i, :remainder[i]] += 1
     return num_transfer_tokens
@@ -118,10 +119,45 @@ def get_transfer_index(logits: torch.Tensor, mask_index: torch.Tensor, x: torch.
     return x0, transfer_index
 
 
+# call(x, past_key_values=None, replace_position=None) -> (logits, past_key_values): a model
+# call with the semantics of model_call above (any model; see gpu_peer.py for the exporters').
+ModelCall = Callable[..., Tuple[torch.Tensor, object]]
+
+
 @torch.no_grad()
-def generate_with_dual_cache(model: Denoiser, prompt: torch.Tensor, steps: int, gen_length: int,
+def generate_no_cache(call: ModelCall, prompt: torch.Tensor, steps: int, gen_length: int,
+                      block_length: int, mask_id: int) -> Tuple[torch.Tensor, int]:
+    """LLaDA's own generate() (GSAI-ML/LLaDA generate.py), temperature 0, low_confidence
+    remasking: every step runs the model over the whole canvas."""
+    x = torch.full((prompt.shape[0], prompt.shape[1] + gen_length), mask_id, dtype=torch.long,
+                   device=prompt.device)
+    x[:, :prompt.shape[1]] = prompt.clone()
+    num_blocks = gen_length // block_length
+    steps = steps // num_blocks
+    nfe = 0
+    for num_block in range(num_blocks):
+        block_start = prompt.shape[1] + num_block * block_length
+        block_mask_index = x[:, block_start:block_start + block_length] == mask_id
+        num_transfer_tokens = get_num_transfer_tokens(block_mask_index, steps)
+        for i in range(steps):
+            mask_index = x == mask_id
+            logits, _ = call(x)
+            nfe += 1
+            mask_index[:, block_start + block_length:] = 0
+            x0, transfer_index = get_transfer_index(logits, mask_index, x, num_transfer_tokens[:, i])
+            x[transfer_index] = x0[transfer_index]
+    return x, nfe
+
+
+@torch.no_grad()
+def generate_with_dual_cache(model, prompt: torch.Tensor, steps: int, gen_length: int,
                              block_length: int, mask_id: int) -> Tuple[torch.Tensor, int]:
-    x = torch.full((prompt.shape[0], prompt.shape[1] + gen_length), mask_id, dtype=torch.long)
+    """Fast-dLLM's generate_with_dual_cache; `model` is a dlmpy Denoiser or a ModelCall."""
+    if isinstance(model, Denoiser):
+        eager = model
+        model = lambda x, past=None, replace=None: model_call(eager, x, past, replace)  # noqa: E731
+    x = torch.full((prompt.shape[0], prompt.shape[1] + gen_length), mask_id, dtype=torch.long,
+                   device=prompt.device)
     x[:, :prompt.shape[1]] = prompt.clone()
     num_blocks = gen_length // block_length
     steps = steps // num_blocks
@@ -131,7 +167,7 @@ def generate_with_dual_cache(model: Denoiser, prompt: torch.Tensor, steps: int, 
         current_block_end = current_block_start + block_length
         block_mask_index = x[:, current_block_start:current_block_end] == mask_id
         num_transfer_tokens = get_num_transfer_tokens(block_mask_index, steps)
-        logits, past_key_values = model_call(model, x)
+        logits, past_key_values = model(x)
         mask_index = x == mask_id
         mask_index[:, current_block_end:] = 0
         x0, transfer_index = get_transfer_index(logits, mask_index, x, num_transfer_tokens[:, 0])
@@ -145,8 +181,8 @@ def generate_with_dual_cache(model: Denoiser, prompt: torch.Tensor, steps: int, 
                 break
             nfe += 1
             mask_index = x[:, current_block_start:current_block_end] == mask_id
-            logits, _ = model_call(model, x[:, current_block_start:current_block_end],
-                                   past_key_values, replace_position)
+            logits, _ = model(x[:, current_block_start:current_block_end], past_key_values,
+                              replace_position)
             x0, transfer_index = get_transfer_index(logits, mask_index,
                                                     x[:, current_block_start:current_block_end],
                                                     num_transfer_tokens[:, i])
