@@ -20,8 +20,9 @@ Sections (--only to pick some):
 - peer:   dlm --cache dual against the eager Fast-dLLM-style Python peer (bench_peer.py).
 - before: with --before DLM (an older dlm build) and --baseline (its model): dual and none,
           256 new tokens, the older pair and this one interleaved per prompt, same -t.
-- cache:  dual against none at 256 and 440 new tokens (64-token prompt; the shipped model's
-          max_seq_len 512 leaves no room for 1,024).
+- cache:  dual against none at 256 and 440 new tokens (64-token prompt, the shipped model's
+          512 positions) and at 1,024 (a copy of the model with max_seq_len 1152: rotary
+          positions run past the training length; --eos none, speed only).
 - threads: dual at -t 1, -t 2 and the default, quiet and beside a competing busy process.
 - batch:  `dlm batch --cache dual` over 32 prompts (64 new tokens, 64 steps) at batch sizes
           1, 8 and 32.
@@ -264,20 +265,38 @@ def before(args) -> None:
         print(f"| {mode} | {o:.1f} | {n:.1f} | {n / o:.2f} | {same}/{len(old)} | {os.getloadavg()[0]:.1f} |")
 
 
+def long_copy(path: str, max_len: int, out: Path) -> str:
+    """The checkpoint at `path` with config.json's max_seq_len raised to `max_len` (rotary
+    positions have no table, so the network runs past its training length; speed only)."""
+    from dlmpy.checkpoint import write_checkpoint
+    ckpt = load(path)
+    config = dict(ckpt.config, max_seq_len=max_len)
+    config["architecture"] = dict(config["architecture"], max_seq_len=max_len)
+    write_checkpoint(ckpt.module, config, ckpt.tokenizer, out)
+    return str(out)
+
+
 def cache(args) -> None:
     prompts = heldout_prompts(args.prompts, 64)
-    print(f"\nDual vs none (64-token prompts, block 32, steps = new tokens, -t {args.threads})\n")
+    print(f"\nDual vs none (64-token prompts, block 32, steps = new tokens, -t {args.threads}; "
+          f"1024: a copy of the model with max_seq_len 1152, --eos none)\n")
     print("| new tokens | none tok/s | dual tok/s | dual / none | dual step ms | load average |")
     print("|---|---|---|---|---|---|")
-    for n in (256, 440):  # 64 + 440 + bos fits the 512-position canvas
-        rows = {"none": [], "dual": []}
-        for i, prompt in enumerate(prompts):
-            for mode in rows:
-                rows[mode].append(generate(args, prompt, n, mode, args.threads, i))
-        none = statistics.median(r["tps"] for r in rows["none"])
-        dual = statistics.median(r["tps"] for r in rows["dual"])
-        step = statistics.median(r["step_ms"] for r in rows["dual"])
-        print(f"| {n} | {none:.1f} | {dual:.1f} | {dual / none:.2f} | {step:.1f} | {os.getloadavg()[0]:.1f} |")
+    with tempfile.TemporaryDirectory() as tmp:
+        long_model = long_copy(args.model, 1152, Path(tmp) / "long.pt")
+        # 64 + 440 + bos fits the shipped model's 512-position canvas; 1024 runs on the copy.
+        for n, model in ((256, ""), (440, ""), (1024, long_model)):
+            rows = {"none": [], "dual": []}
+            for i, prompt in enumerate(prompts):
+                for mode in rows:
+                    extra = ["--eos", "none"] if model else None
+                    rows[mode].append(generate(args, prompt, n, mode, args.threads, i, model=model,
+                                               extra=extra))
+            none = statistics.median(r["tps"] for r in rows["none"])
+            dual = statistics.median(r["tps"] for r in rows["dual"])
+            step = statistics.median(r["step_ms"] for r in rows["dual"])
+            print(f"| {n} | {none:.1f} | {dual:.1f} | {dual / none:.2f} | {step:.1f} | {os.getloadavg()[0]:.1f} |")
+            sys.stdout.flush()
 
 
 def threads(args) -> None:
