@@ -5,7 +5,7 @@
 #   export    a random-weight LLaDA-8B-shaped bfloat16 checkpoint written on that machine
 #             (scripts/export.py llada --random; nothing that large travels);
 #   llada_*   dlm generate on it (64-token prompt, 256 new tokens, block 32, 256 steps,
-#             temperature 0), --cache none and dual;
+#             temperature 0), --cache none and dual (CUDA graphs: auto), dual --cuda-graphs off;
 #   peer_*    the eager PyTorch peer on the same weights and prompt ids
 #             (scripts/bench/gpu_peer.py: LLaDA's loop without cache, Fast-dLLM's dual);
 #   floor     one dual-cache window step against weight bytes / copy bandwidth
@@ -105,6 +105,8 @@ if [ -x "$dlm" ]; then
     for mode in none dual; do
       stage "llada_$mode" 300 "$dlm" generate "${gen[@]}" --cache "$mode"
     done
+    # CUDA graphs (auto: on for cuda) against none: tokens and speed.
+    stage llada_dual_nographs 300 "$dlm" generate "${gen[@]}" --cache dual --cuda-graphs off
     # The prompt's ids from dlm's record, for the peer (same prompt, same ids).
     ids=$($py -c 'import json, sys; print(",".join(map(str, json.loads(open(sys.argv[1]).readline())["prompt_token_ids"])))' \
           "$log_dir/llada_dual.out" 2>/dev/null)

@@ -254,6 +254,18 @@ TEST_CASE("dlm rejects a dtype it cannot run, before loading", "[cli][usage]") {
   require_usage_failure("info --dtype double", {"--dtype", "'double'"});
 }
 
+TEST_CASE("--cuda-graphs: auto and off run on a CPU with the same tokens; on needs CUDA", "[cli]") {
+  require_usage_failure(kGenerate + " --cuda-graphs on " + kPrompt,
+                        {"--cuda-graphs on needs --device cuda", "auto"});
+  require_usage_failure(kGenerate + " --cuda-graphs banana " + kPrompt, {"--cuda-graphs", "'banana'", "auto, on or off"});
+  const std::string args = "generate -q -t 1 --json -n 16 --steps 16 --temperature 0 --cache dual " + kPrompt;
+  const json plain = json::parse(run_ok(args).out);
+  CHECK(json::parse(run_ok(args + " --cuda-graphs OFF").out)["token_ids"] == plain["token_ids"]);
+  CHECK(json::parse(run_ok(args + " --cuda-graphs auto").out)["token_ids"] == plain["token_ids"]);
+  // No graphs on a CPU: --stats says nothing about them.
+  CHECK_THAT(run_dlm(args + " --stats").err, !Catch::Matchers::Contains("cuda graphs"));
+}
+
 TEST_CASE("--dtype bfloat16 runs the float32 model in bfloat16, tokens mostly the same", "[cli]") {
   // Greedy, dual cache, 32 tokens: bfloat16 rounding may split near-ties, so the check is
   // agreement, not identity (README "CPU speed" reports it over more prompts).

@@ -54,6 +54,18 @@ def main() -> int:
             runs[name] = r
             out.append(f"{name} (dlm): {dlm_tps(r, new):.1f} tokens/s, nfe {r['nfe']}, prompt "
                        f"{len(r['prompt_token_ids'])} ids, cache {r['cache']['bytes']} B")
+    plain = record(d, "llada_dual_nographs")
+    if plain:
+        line = f"llada_dual --cuda-graphs off: {dlm_tps(plain, new):.1f} tokens/s"
+        if "llada_dual" in runs:
+            r = runs["llada_dual"]
+            line += (f"; graphs (auto) / off {dlm_tps(r, new) / dlm_tps(plain, new):.2f}x, tokens "
+                     f"agree {agree(r['token_ids'], plain['token_ids'])}")
+        out.append(line)
+    err = d / "llada_dual.err"
+    m = re.search(r"cuda graphs ([^|\n]+)", err.read_text() if err.exists() else "")
+    if m:
+        out.append(f"llada_dual cuda graphs: {m.group(1).strip()}")
     for mode in ("none", "dual"):
         p = record(d, f"peer_{mode}")
         r = runs.get(f"llada_{mode}")

@@ -292,7 +292,7 @@ int run(BatchCommand& c, CLI::App& cmd) {
                                               c.flags.runtime.dtype);
   if (c.resume && c.output != "-") check_resume_settings(c.output, settings, implicit_batch_settings());
   configure_runtime(c.flags.runtime);
-  auto checkpoint = Checkpoint::load(model, c.flags.runtime.device, c.flags.runtime.dtype);
+  auto checkpoint = Checkpoint::load(model, c.flags.runtime);
   notice_uncached(c.flags.options, *checkpoint);
   JsonlOutput out(c.output, c.resume, c.overwrite, c.sync_seconds, c.retry_failed,
                   read_batch_output_key);

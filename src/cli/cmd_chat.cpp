@@ -179,7 +179,7 @@ int run(ChatCommand& c, CLI::App& cmd) {
   check_before_load(c.flags.options, model);
   apply_log_options(c.log);
   configure_runtime(c.flags.runtime);
-  auto checkpoint = Checkpoint::load(model, c.flags.runtime.device, c.flags.runtime.dtype);
+  auto checkpoint = Checkpoint::load(model, c.flags.runtime);
   notice_plain_chat(*checkpoint);
   notice_uncached(c.flags.options, *checkpoint);
   const bool interactive = stdin_is_terminal();

@@ -47,7 +47,7 @@ std::string read_prompt(const GenerateCommand& c, const CLI::App& cmd) {
   return {};
 }
 
-void print_stats(const GenerationResult& r, std::int64_t canvas_tokens) {
+void print_stats(const GenerationResult& r, std::int64_t canvas_tokens, const std::string& graphs) {
   const double gen_ms = r.total_ms - r.load_ms;
   const double outside = gen_ms > 0 ? 100.0 * (gen_ms - r.forward_ms) / gen_ms : 0.0;
   // Generated tokens (the completion, up to its end) and canvas positions (-n, every one
@@ -57,10 +57,10 @@ void print_stats(const GenerationResult& r, std::int64_t canvas_tokens) {
   std::cerr << fmt::format(
       "stats: load {:.0f} ms | {} forward calls, {:.0f} ms in forward | {:.2f} s: {} tokens "
       "generated = {:.2f} tokens/s, {} canvas positions = {:.2f} positions/s | outside forward "
-      "{:.1f}% of generation time | cache {} ({}) | seed {}\n",
+      "{:.1f}% of generation time | cache {} ({}) | seed {}{}\n",
       r.load_ms, r.nfe, r.forward_ms, gen_ms / 1000.0, r.token_ids.size(), per_s(generated),
       canvas_tokens, per_s(static_cast<double>(canvas_tokens)), outside, r.cache,
-      format_bytes(r.cache_bytes), r.seed);
+      format_bytes(r.cache_bytes), r.seed, graphs.empty() ? "" : " | cuda graphs " + graphs);
 }
 
 int run(GenerateCommand& c, CLI::App& cmd) {
@@ -74,7 +74,7 @@ int run(GenerateCommand& c, CLI::App& cmd) {
   configure_runtime(c.flags.runtime);
   const GenerateOptions& sampling = c.flags.options;
   std::string prompt = read_prompt(c, cmd);
-  auto checkpoint = Checkpoint::load(model, c.flags.runtime.device, c.flags.runtime.dtype);
+  auto checkpoint = Checkpoint::load(model, c.flags.runtime);
   spdlog::debug("loaded {} in {:.0f} ms", model, checkpoint->load_ms());
   const std::string shown_prompt = prompt;  // the user's text, not the chat template
   if (c.chat.chat) {
@@ -116,7 +116,7 @@ int run(GenerateCommand& c, CLI::App& cmd) {
   } else {
     std::cout << std::endl;
   }
-  if (c.stats) print_stats(result, sampling.max_new_tokens);
+  if (c.stats) print_stats(result, sampling.max_new_tokens, checkpoint->cuda_graph_summary());
   return 0;
 }
 

@@ -23,7 +23,7 @@ int run(const InfoCommand& c) {
   apply_log_options(c.log);
   const std::string model = c.model.empty() ? default_model_path() : c.model;
   configure_runtime(c.runtime);
-  const auto ck = Checkpoint::load(model, c.runtime.device, c.runtime.dtype);
+  const auto ck = Checkpoint::load(model, c.runtime);
   const ModelConfig& cfg = ck->config();
   std::cout << fmt::format("model:        {}\n", ck->path());
   std::cout << fmt::format("name:         {} (family {}, format v{})\n", cfg.name, cfg.family, cfg.format_version);

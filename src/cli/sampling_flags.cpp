@@ -36,6 +36,20 @@ void add_model_runtime_flags(CLI::App& cmd, RuntimeOptions& runtime) {
             }
           },
           "DTYPE"));
+  cmd.add_option("--cuda-graphs", runtime.cuda_graphs,
+                 "CUDA graphs for the window passes: auto (on with --device cuda and a "
+                 "checkpoint with the fast passes), on, off")
+      ->capture_default_str()
+      ->transform(CLI::Validator(
+          [](std::string& value) {
+            try {
+              value = parse_cuda_graphs(value);
+              return std::string();
+            } catch (const UsageError&) {
+              return fmt::format("'{}' is not a choice; use auto, on or off", value);
+            }
+          },
+          "MODE"));
   cmd.add_flag("--trust-model", runtime.trust_model,
                "Load a checkpoint whose code can touch files (refused otherwise)");
 }

@@ -145,7 +145,7 @@ SweepSummary run_sweep(const SweepSettings& s) {
   auto judge_checkpoint = Checkpoint::load(s.judge, s.runtime.device);
   const Judge judge(*judge_checkpoint);
   check_judge_covers(judge, prompts);
-  auto model = Checkpoint::load(s.model, s.runtime.device, s.runtime.dtype);
+  auto model = Checkpoint::load(s.model, s.runtime);
   if (model->config().causal) {
     throw UsageError(fmt::format("-m {} is a causal (autoregressive) model, not a masked "
                                  "denoiser; pass a diffusion checkpoint with -m", s.model));

@@ -203,6 +203,14 @@ std::string parse_dtype(const std::string& name) {
                                "float16", name));
 }
 
+std::string parse_cuda_graphs(const std::string& value) {
+  std::string lower = value;
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  if (lower == "auto" || lower == "on" || lower == "off") return lower;
+  throw UsageError(fmt::format("--cuda-graphs '{}' is not a choice; use auto, on or off", value));
+}
+
 void configure_runtime(const RuntimeOptions& options) {
   trusted_models = options.trust_model;
   const int threads = options.threads > 0 ? options.threads : auto_threads();
@@ -351,14 +359,42 @@ at::Tensor Checkpoint::Impl::forward_window_update(
     const at::Tensor& window_ids, const at::Tensor& window_positions, const at::Tensor& offsets,
     const at::Tensor& cache_keys, const at::Tensor& cache_values, const at::Tensor& key_mask,
     const OutputRows& rows) {
-  return run_method("forward_window_update", [&] {
+  const WindowGraphs::Method method = [this](const WindowInputs& in) {
     return module.get_method("forward_window_update")(
-        {window_ids, window_positions, offsets, cache_keys, cache_values, key_mask, rows.offsets,
-         rows.count}).toTensor();
+        {in.window_ids, in.window_positions, in.offsets, in.cache_keys, in.cache_values,
+         in.key_mask, in.row_offsets, in.rows}).toTensor();
+  };
+  const WindowInputs in{window_ids, window_positions, offsets, cache_keys, cache_values, key_mask,
+                        rows.offsets, rows.count};
+  return run_method("forward_window_update", [&] {
+    return graphs ? graphs->run(in, method) : method(in);
   });
 }
 
 Checkpoint::Checkpoint(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+std::unique_ptr<Checkpoint> Checkpoint::load(const std::string& path, const RuntimeOptions& runtime) {
+  const std::string graphs = parse_cuda_graphs(runtime.cuda_graphs);
+  const bool cuda = parse_device(runtime.device).is_cuda();
+  if (graphs == "on" && !cuda) {
+    throw UsageError(fmt::format("--cuda-graphs on needs --device cuda (this run is on {}); "
+                                 "leave it at auto", runtime.device));
+  }
+  auto checkpoint = load(path, runtime.device, runtime.dtype);
+  Impl& impl = *checkpoint->impl_;
+  if (graphs == "on" && !impl.has_fast) {
+    throw UsageError(fmt::format("--cuda-graphs on: {} has no forward_window_update to capture; "
+                                 "re-export it with scripts/export.py, or leave --cuda-graphs at auto",
+                                 path));
+  }
+  // After the probes and the warm-up: graphs see only the sampler's calls.
+  if (graphs != "off" && cuda && impl.has_fast) impl.graphs = make_window_graphs(graphs == "on");
+  return checkpoint;
+}
+
+std::string Checkpoint::cuda_graph_summary() const {
+  return impl_->graphs ? impl_->graphs->summary() : std::string();
+}
 Checkpoint::~Checkpoint() = default;
 
 std::unique_ptr<Checkpoint> Checkpoint::load(const std::string& path, const std::string& device,

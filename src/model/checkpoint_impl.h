@@ -4,6 +4,7 @@
 
 #include "dlm/model/checkpoint.h"
 #include "dlm/model/denoiser.h"
+#include "model/window_graphs.h"
 
 namespace dlm {
 
@@ -24,6 +25,8 @@ struct Checkpoint::Impl final : Denoiser {
   std::int64_t attention_heads = 0, attention_width = 0, element_bytes = 4;
   // The fast passes: forward_rows, forward_kv_rows, forward_window_update present and probed.
   bool has_fast = false;
+  // --cuda-graphs: the window passes' graphs (null: no graphs, always on a CPU).
+  std::unique_ptr<WindowGraphs> graphs;
 
   const ModelConfig& config() const override { return config_; }
   c10::Device device() const override { return device_; }

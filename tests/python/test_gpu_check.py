@@ -32,11 +32,13 @@ def main() -> int:
         failures = []
         if r.returncode != 0:
             failures.append(f"gpu_check.sh --dry-run exited {r.returncode}: {r.stderr[-2000:]}")
-        for stage in ("kjv_cpu_none", "kjv_cpu_dual", "export", "llada_none", "llada_dual", "peer_none",
+        for stage in ("kjv_cpu_none", "kjv_cpu_dual", "export", "llada_none", "llada_dual",
+                      "llada_dual_nographs", "peer_none",
                       "peer_dual", "floor", "batch_8", "batch_32"):
             if not any(line.startswith(stage) and "rc=0" in line for line in table.splitlines()):
                 failures.append(f"stage {stage} missing or failed")
         for needle in ("llada_none (dlm):", "llada_dual (dlm):", "prompt 64 ids",
+                       "graphs (auto) / off", "agree 32/32",
                        "peer_none (eager PyTorch):", "peer_dual (eager PyTorch):", "window step",
                        "batch 8:", "batch 32:"):
             if needle not in table:

@@ -28,7 +28,13 @@ struct RuntimeOptions {
   // float16 (CUDA only). On a CPU, bfloat16 GEMMs run in oneDNN on torch's own thread pool,
   // which then gets the threads (float32 GEMMs run in OpenBLAS's).
   std::string dtype = "auto";
+  // CUDA graphs for the steady-state window passes: auto (on where the run qualifies: a
+  // CUDA device and the fast passes), on (an error where they cannot run), off.
+  std::string cuda_graphs = "auto";
 };
+
+// --cuda-graphs: "auto", "on" or "off" (any case); throws UsageError naming the choices.
+std::string parse_cuda_graphs(const std::string& value);
 
 // The dtype a --dtype value names: "auto" (keep the checkpoint's), "float32", "bfloat16" or
 // "float16" (also fp32, bf16, fp16, half; any case); throws UsageError naming the choices.
@@ -61,6 +67,8 @@ class Checkpoint {
   // then reports the dtype they run in.
   static std::unique_ptr<Checkpoint> load(const std::string& path, const std::string& device,
                                           const std::string& dtype = "auto");
+  // The same with every setting of `runtime` (device, dtype, CUDA graphs).
+  static std::unique_ptr<Checkpoint> load(const std::string& path, const RuntimeOptions& runtime);
   ~Checkpoint();
 
   const std::string& path() const;
@@ -80,6 +88,9 @@ class Checkpoint {
   // (one layer's transients and its attention scores; 0 when the checkpoint has no cache
   // methods, whose probe gives the attention's shape).
   std::int64_t activation_bytes(std::int64_t inputs, std::int64_t positions) const;
+
+  // The CUDA graphs captured so far ("N captured, X MiB held"; empty when none).
+  std::string cuda_graph_summary() const;
 
   // The model behind the sampler's seam (see dlm/model/denoiser.h).
   Denoiser& denoiser();
