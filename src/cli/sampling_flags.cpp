@@ -20,36 +20,36 @@ void add_sampling_flags(CLI::App& cmd, SamplingFlags& f) {
   add_model_runtime_flags(cmd, f.runtime);
 }
 
+namespace {
+// A CLI11 transform that normalises a value with `parse` (which throws UsageError) and
+// reports a bad one as "'VALUE' is not <what>; use <choices>".
+CLI::Validator choice(std::string (*parse)(const std::string&), const char* what,
+                      const char* choices, const char* type) {
+  return CLI::Validator(
+      [=](std::string& value) {
+        try {
+          value = parse(value);
+          return std::string();
+        } catch (const UsageError&) {
+          return fmt::format("'{}' is not {}; use {}", value, what, choices);
+        }
+      },
+      type);
+}
+}  // namespace
+
 void add_model_runtime_flags(CLI::App& cmd, RuntimeOptions& runtime) {
   cmd.add_option("--device", runtime.device, "cpu, cuda or cuda:N")->capture_default_str();
   cmd.add_option("--dtype", runtime.dtype,
                  "Parameters' dtype while running: auto (the checkpoint's), float32, bfloat16 "
                  "(AVX-512 BF16 CPUs, CUDA) or float16 (CUDA)")
       ->capture_default_str()
-      ->transform(CLI::Validator(
-          [](std::string& value) {
-            try {
-              value = parse_dtype(value);
-              return std::string();
-            } catch (const UsageError&) {
-              return fmt::format("'{}' is not a dtype; use auto, float32, bfloat16 or float16", value);
-            }
-          },
-          "DTYPE"));
+      ->transform(choice(parse_dtype, "a dtype", "auto, float32, bfloat16 or float16", "DTYPE"));
   cmd.add_option("--cuda-graphs", runtime.cuda_graphs,
                  "CUDA graphs for the window passes: auto (on with --device cuda and a "
                  "checkpoint with the fast passes), on, off")
       ->capture_default_str()
-      ->transform(CLI::Validator(
-          [](std::string& value) {
-            try {
-              value = parse_cuda_graphs(value);
-              return std::string();
-            } catch (const UsageError&) {
-              return fmt::format("'{}' is not a choice; use auto, on or off", value);
-            }
-          },
-          "MODE"));
+      ->transform(choice(parse_cuda_graphs, "a choice", "auto, on or off", "MODE"));
   cmd.add_flag("--trust-model", runtime.trust_model,
                "Load a checkpoint whose code can touch files (refused otherwise)");
 }
