@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # GPU machine check, one call (issue 15): build dlm against the machine's CUDA torch with
 # the unpacked Debian dependencies (.gpu-deps/root, from scripts/gpu_deps.sh), then
-#   kjv_*     the shipped model on cuda (each cache mode) and on cpu: tokens compared;
+#   kjv_*     the shipped model on cuda (each cache mode, float32; dual also in bfloat16 and
+#             float16 through --dtype) and on cpu: tokens compared;
 #   export    a random-weight LLaDA-8B-shaped bfloat16 checkpoint written on that machine
 #             (scripts/export.py llada --random; nothing that large travels);
 #   llada_*   dlm generate on it (64-token prompt, 256 new tokens, block 32, 256 steps,
@@ -92,6 +93,10 @@ if [ -x "$dlm" ]; then
   if [ "$dry" -eq 0 ]; then
     stage kjv_cpu_none 180 "$dlm" generate "${kjv[@]}" --device cpu -t 16 --cache none
     stage kjv_cpu_dual 180 "$dlm" generate "${kjv[@]}" --device cpu -t 16 --cache dual
+    # The float32 model converted at load: tokens against float32's on cuda.
+    for dt in bfloat16 float16; do
+      stage "kjv_cuda_dual_$dt" 180 "$dlm" generate "${kjv[@]}" --device cuda --cache dual --dtype "$dt"
+    done
   fi
 
   # LLaDA-8B shapes, random weights, bfloat16: dlm, the eager peer, the floor, batch.

@@ -47,6 +47,11 @@ def main() -> int:
             out.append(f"kjv cuda {mode}: {dlm_tps(a, new):.1f} tokens/s, nfe {a['nfe']}")
         if a and b:
             out.append(f"kjv {mode}: cuda vs cpu tokens agree {agree(a['token_ids'], b['token_ids'])}")
+    for dt in ("bfloat16", "float16"):
+        a, b = record(d, f"kjv_cuda_dual_{dt}"), kjv["kjv_cuda_dual"]
+        if a and b:
+            out.append(f"kjv dual cuda --dtype {dt}: {dlm_tps(a, new):.1f} tokens/s, tokens agree with "
+                       f"float32 {agree(a['token_ids'], b['token_ids'])}")
     runs = {}
     for name in ("llada_none", "llada_dual"):
         r = record(d, name)
