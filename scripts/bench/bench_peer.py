@@ -124,16 +124,23 @@ def get_transfer_index(logits: torch.Tensor, mask_index: torch.Tensor, x: torch.
 ModelCall = Callable[..., Tuple[torch.Tensor, object]]
 
 
+def start_canvas(prompt: torch.Tensor, steps: int, gen_length: int, block_length: int,
+                 mask_id: int) -> Tuple[torch.Tensor, int, int]:
+    """Both loops' start: the prompt followed by gen_length masks, the number of blocks and
+    the steps per block (LLaDA's and Fast-dLLM's generate() open the same way)."""
+    x = torch.full((prompt.shape[0], prompt.shape[1] + gen_length), mask_id, dtype=torch.long,
+                   device=prompt.device)
+    x[:, :prompt.shape[1]] = prompt.clone()
+    num_blocks = gen_length // block_length
+    return x, num_blocks, steps // num_blocks
+
+
 @torch.no_grad()
 def generate_no_cache(call: ModelCall, prompt: torch.Tensor, steps: int, gen_length: int,
                       block_length: int, mask_id: int) -> Tuple[torch.Tensor, int]:
     """LLaDA's own generate() (GSAI-ML/LLaDA generate.py), temperature 0, low_confidence
     remasking: every step runs the model over the whole canvas."""
-    x = torch.full((prompt.shape[0], prompt.shape[1] + gen_length), mask_id, dtype=torch.long,
-                   device=prompt.device)
-    x[:, :prompt.shape[1]] = prompt.clone()
-    num_blocks = gen_length // block_length
-    steps = steps // num_blocks
+    x, num_blocks, steps = start_canvas(prompt, steps, gen_length, block_length, mask_id)
     nfe = 0
     for num_block in range(num_blocks):
         block_start = prompt.shape[1] + num_block * block_length
@@ -156,11 +163,7 @@ def generate_with_dual_cache(model, prompt: torch.Tensor, steps: int, gen_length
     if isinstance(model, Denoiser):
         eager = model
         model = lambda x, past=None, replace=None: model_call(eager, x, past, replace)  # noqa: E731
-    x = torch.full((prompt.shape[0], prompt.shape[1] + gen_length), mask_id, dtype=torch.long,
-                   device=prompt.device)
-    x[:, :prompt.shape[1]] = prompt.clone()
-    num_blocks = gen_length // block_length
-    steps = steps // num_blocks
+    x, num_blocks, steps = start_canvas(prompt, steps, gen_length, block_length, mask_id)
     nfe = 0
     for num_block in range(num_blocks):
         current_block_start = prompt.shape[1] + num_block * block_length
